@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Install everything vmamatrix needs on Debian 12 (as root) and prepare the
+# Linux kernel git tree it works on. Idempotent: safe to run again.
+#
+#   scripts/setup.sh            install packages, Rust build, kernel tree
+#   scripts/setup.sh --packages only the Debian packages
+#
+# Environment:
+#   VMAMATRIX_CACHE  cache directory (default: ~/.cache/vmamatrix)
+#   KERNEL_PKG       Debian source package (default: linux-source-7.3)
+#   KERNEL_SUITE     Debian suite carrying it (default: trixie-backports)
+set -euo pipefail
+
+CACHE=${VMAMATRIX_CACHE:-$HOME/.cache/vmamatrix}
+KERNEL_PKG=${KERNEL_PKG:-linux-source-7.3}
+KERNEL_SUITE=${KERNEL_SUITE:-trixie-backports}
+LLVM_VER=${LLVM_VER:-19}
+mkdir -p "$CACHE"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# The Debian mirror this machine already uses. Never hard-code a host.
+debian_uri() {
+	local uri=""
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+			/etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+		uri=$(awk '/^deb / && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' \
+			/etc/apt/sources.list)
+	fi
+	[ -n "$uri" ] || { log "cannot find a Debian mirror in the apt sources"; exit 3; }
+	printf '%s\n' "$uri"
+}
+
+install_packages() {
+	local uri stamp="$CACHE/.packages-v1"
+	uri=$(debian_uri)
+	if [ ! -f /etc/apt/sources.list.d/vmamatrix-backports.sources ]; then
+		log "adding bookworm-backports (for QEMU 10) from $uri"
+		cat >/etc/apt/sources.list.d/vmamatrix-backports.sources <<SRC
+Types: deb
+URIs: $uri
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+		rm -f "$stamp"
+	fi
+	[ -f "$stamp" ] && return 0
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends \
+		clang-$LLVM_VER lld-$LLVM_VER llvm-$LLVM_VER \
+		make bc bison flex libelf-dev libssl-dev cpio kmod rsync python3 perl \
+		dwarves ccache liburcu-dev pkg-config gcc libc6-dev git xz-utils ca-certificates \
+		libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-ppc64el-cross \
+		libc6-dev-riscv64-cross libc6-dev-s390x-cross >/dev/null
+	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+		qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc \
+		qemu-system-s390x ipxe-qemu opensbi qemu-efi-aarch64 >/dev/null || \
+	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+		qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc qemu-system-s390x >/dev/null
+	touch "$stamp"
+}
+
+# Fetch Debian's linux-source tarball and turn it into a git repository.
+kernel_tree() {
+	local tree="$CACHE/linux" uri tmp tarball
+	if [ -d "$tree/.git" ] && git -C "$tree" rev-parse -q --verify HEAD >/dev/null; then
+		log "kernel tree ready: $tree ($(git -C "$tree" log -1 --format=%s))"
+		return 0
+	fi
+	uri=$(debian_uri)
+	tmp=$(mktemp -d "$CACHE/fetch.XXXXXX")
+	trap 'rm -rf "$tmp"' RETURN
+	mkdir -p "$tmp/lists" "$tmp/etc"
+	printf 'deb %s %s main\n' "$uri" "$KERNEL_SUITE" >"$tmp/etc/sources.list"
+	local aptopt=(-o Dir::Etc::sourcelist="$tmp/etc/sources.list"
+		-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$tmp/lists"
+		-o APT::Get::List-Cleanup=0 -o Acquire::AllowInsecureRepositories=0)
+	log "fetching $KERNEL_PKG from $KERNEL_SUITE"
+	apt-get "${aptopt[@]}" update -qq
+	(cd "$tmp" && apt-get "${aptopt[@]}" download "$KERNEL_PKG")
+	dpkg-deb -x "$tmp"/"$KERNEL_PKG"_*.deb "$tmp/root"
+	tarball=$(find "$tmp/root/usr/src" -name "$KERNEL_PKG.tar.*" | head -n 1)
+	[ -n "$tarball" ] || { log "no tarball in $KERNEL_PKG"; exit 3; }
+	rm -rf "$tree.new"
+	mkdir -p "$tree.new"
+	tar -xf "$tarball" -C "$tree.new" --strip-components=1
+	# Debian appends lines that ignore everything ("/*"); drop them so git
+	# sees the whole tree.
+	sed -i '/^# Debian/,$d; /^\/\*$/d; /^!/d' "$tree.new/.gitignore"
+	local ver
+	ver=$(make -s -C "$tree.new" kernelversion 2>/dev/null || echo unknown)
+	git -C "$tree.new" init -q -b master
+	git -C "$tree.new" add -A
+	git -C "$tree.new" -c user.name=vmamatrix -c user.email=vmamatrix@localhost \
+		commit -q -m "Linux $ver (Debian $KERNEL_PKG)"
+	git -C "$tree.new" tag "v$ver"
+	mv "$tree.new" "$tree"
+	log "kernel tree ready: $tree (Linux $ver)"
+}
+
+install_packages
+[ "${1:-}" = "--packages" ] && exit 0
+kernel_tree

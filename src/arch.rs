@@ -1,0 +1,98 @@
+//! Per-architecture facts (make target, image, triple, QEMU recipe) as data:
+//! the built-in table `arches.toml`, extended or overridden by matrix.toml.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const BUILTIN: &str = include_str!("arches.toml");
+
+/// Facts about one architecture. Every field may be overridden in matrix.toml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Arch {
+    pub srcarch: Option<String>,
+    pub target: Option<String>,
+    pub image: Option<String>,
+    pub triple: Option<String>,
+    pub qemu: Option<String>,
+    pub machine: Option<String>,
+    pub cpu: Option<String>,
+    pub console: Option<String>,
+    pub firmware: Option<String>,
+    pub memory: Option<String>,
+    pub append: Option<String>,
+}
+
+impl Arch {
+    /// Fill every field `self` leaves unset from `base`.
+    pub fn or(self, base: &Arch) -> Arch {
+        Arch {
+            srcarch: self.srcarch.or_else(|| base.srcarch.clone()),
+            target: self.target.or_else(|| base.target.clone()),
+            image: self.image.or_else(|| base.image.clone()),
+            triple: self.triple.or_else(|| base.triple.clone()),
+            qemu: self.qemu.or_else(|| base.qemu.clone()),
+            machine: self.machine.or_else(|| base.machine.clone()),
+            cpu: self.cpu.or_else(|| base.cpu.clone()),
+            console: self.console.or_else(|| base.console.clone()),
+            firmware: self.firmware.or_else(|| base.firmware.clone()),
+            memory: self.memory.or_else(|| base.memory.clone()),
+            append: self.append.or_else(|| base.append.clone()),
+        }
+    }
+
+    /// `ARCH=` value: `srcarch`, or the table key itself.
+    pub fn srcarch<'a>(&'a self, name: &'a str) -> &'a str {
+        self.srcarch.as_deref().unwrap_or(name)
+    }
+
+    /// Make target that builds the boot image and vmlinux.
+    pub fn target(&self) -> &str {
+        self.target.as_deref().unwrap_or("vmlinux")
+    }
+}
+
+/// The built-in table.
+pub fn builtin() -> BTreeMap<String, Arch> {
+    toml::from_str(BUILTIN).expect("src/arches.toml is valid")
+}
+
+/// Built-in table with `overrides` merged in field by field.
+pub fn table(overrides: &BTreeMap<String, Arch>) -> BTreeMap<String, Arch> {
+    let mut t = builtin();
+    for (name, o) in overrides {
+        let merged = o.clone().or(t.get(name).unwrap_or(&Arch::default()));
+        t.insert(name.clone(), merged);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_covers_the_seven_arches() {
+        let t = builtin();
+        for a in ["arm", "arm64", "loongarch", "powerpc", "riscv", "s390", "x86"] {
+            let f = &t[a];
+            assert!(f.image.is_some() && f.qemu.is_some() && f.triple.is_some(), "{a}");
+        }
+        assert_eq!(t["x86"].target(), "bzImage");
+    }
+
+    #[test]
+    fn override_keeps_other_fields() {
+        let mut o = BTreeMap::new();
+        o.insert(
+            "x86".to_string(),
+            Arch {
+                machine: Some("q35".into()),
+                ..Default::default()
+            },
+        );
+        let t = table(&o);
+        assert_eq!(t["x86"].machine.as_deref(), Some("q35"));
+        assert_eq!(t["x86"].console.as_deref(), Some("ttyS0"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Build stage: run make out of tree with full logs, and read the compiler
+//! diagnostics (`file:line[:col]: warning|error: text`) out of the log.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One compiler diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub kind: String,
+    pub text: String,
+}
+
+impl Diagnostic {
+    /// Identity that survives line shifts: file, kind and text.
+    pub fn key(&self) -> (String, String, String) {
+        (self.file.clone(), self.kind.clone(), self.text.clone())
+    }
+}
+
+/// Parse diagnostics from a build log. `src` prefixes (absolute source
+/// directory, `../`) are stripped so paths are relative to the kernel tree.
+pub fn parse_diagnostics(log: &str, src_prefixes: &[String]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for line in log.lines() {
+        if let Some(d) = parse_line(line, src_prefixes) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+fn parse_line(line: &str, prefixes: &[String]) -> Option<Diagnostic> {
+    for kind in ["warning", "error"] {
+        let pat = format!(": {kind}: ");
+        let Some(i) = line.find(&pat) else { continue };
+        let loc = &line[..i];
+        let text = line[i + pat.len()..].trim().to_string();
+        // file:line:col or file:line
+        let fields: Vec<&str> = loc.rsplitn(3, ':').collect();
+        let num = |s: &str| s.parse::<u32>().ok();
+        let (file, lineno) = match fields.as_slice() {
+            [c, l, f] if num(c).is_some() && num(l).is_some() => (f.to_string(), num(l)?),
+            [l, rest @ ..] if num(l).is_some() && !rest.is_empty() => {
+                let mut r: Vec<&str> = rest.to_vec();
+                r.reverse();
+                (r.join(":"), num(l)?)
+            }
+            _ => continue,
+        };
+        let file = file.trim();
+        if file.is_empty() || file.contains(' ') {
+            continue;
+        }
+        let mut f = file.to_string();
+        for p in prefixes {
+            if let Some(r) = f.strip_prefix(p.as_str()) {
+                f = r.trim_start_matches('/').to_string();
+            }
+        }
+        while let Some(r) = f.strip_prefix("../") {
+            f = r.to_string();
+        }
+        return Some(Diagnostic {
+            file: f,
+            line: lineno,
+            kind: kind.to_string(),
+            text,
+        });
+    }
+    None
+}
+
+/// Diagnostics of `patched` that `base` did not have (as a multiset keyed by
+/// file, kind and text, so moved lines do not count as new).
+pub fn new_diagnostics(base: &[Diagnostic], patched: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut seen: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for d in base {
+        *seen.entry(d.key()).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for d in patched {
+        match seen.get_mut(&d.key()) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => out.push(d.clone()),
+        }
+    }
+    out
+}
+
+/// The make command line of the build stage.
+pub fn build_args(
+    srcarch: &str,
+    toolchain: &[String],
+    build: &Path,
+    jobs: usize,
+    target: &str,
+) -> Vec<String> {
+    let mut a = vec![
+        format!("O={}", build.display()),
+        format!("ARCH={srcarch}"),
+    ];
+    a.extend(toolchain.iter().cloned());
+    a.push(format!("-j{jobs}"));
+    a.push(target.to_string());
+    a
+}
+
+/// Which of the series' C files were compiled in `build` (object exists).
+pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) {
+    let mut compiled = Vec::new();
+    let mut missing = Vec::new();
+    for f in touched.iter().filter(|f| f.ends_with(".c")) {
+        if f.starts_with("tools/") || f.starts_with("scripts/") {
+            continue;
+        }
+        let obj = build.join(format!("{}.o", &f[..f.len() - 2]));
+        if obj.exists() {
+            compiled.push(f.clone());
+        } else {
+            missing.push(f.clone());
+        }
+    }
+    (compiled, missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Option<Diagnostic> {
+        parse_line(s, &["/cache/src".to_string()])
+    }
+
+    #[test]
+    fn warning_lines() {
+        let w = d("/cache/src/mm/vma.c:12:5: warning: unused variable 'x' [-Wunused-variable]").unwrap();
+        assert_eq!((w.file.as_str(), w.line, w.kind.as_str()), ("mm/vma.c", 12, "warning"));
+        assert_eq!(w.text, "unused variable 'x' [-Wunused-variable]");
+        let e = d("../mm/memory.c:7: error: expected ';'").unwrap();
+        assert_eq!((e.file.as_str(), e.line, e.kind.as_str()), ("mm/memory.c", 7, "error"));
+        let l = d("ld.lld-19: warning: lld uses blx instruction").is_none();
+        assert!(l);
+        assert!(d("  CC      mm/vma.o").is_none());
+        assert!(d("make[2]: *** [scripts/Makefile.build:287: mm/vma.o] Error 1").is_none());
+    }
+
+    #[test]
+    fn new_warnings_ignore_line_moves() {
+        let log_a = "a.c:1:1: warning: x\na.c:9:1: warning: y\n";
+        let log_b = "a.c:3:1: warning: x\na.c:9:1: warning: y\na.c:10:1: warning: y\nb.c:2:2: warning: z\n";
+        let a = parse_diagnostics(log_a, &[]);
+        let b = parse_diagnostics(log_b, &[]);
+        let n: Vec<_> = new_diagnostics(&a, &b).iter().map(|d| (d.file.clone(), d.line)).collect();
+        assert_eq!(n, [("a.c".to_string(), 10), ("b.c".to_string(), 2)]);
+    }
+
+    #[test]
+    fn coverage_checks_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("mm")).unwrap();
+        std::fs::write(dir.path().join("mm/vma.o"), b"").unwrap();
+        let touched = vec!["mm/vma.c".into(), "net/ipv4/tcp.c".into(), "include/linux/mm.h".into()];
+        let (c, m) = coverage(&touched, dir.path());
+        assert_eq!(c, ["mm/vma.c"]);
+        assert_eq!(m, ["net/ipv4/tcp.c"]);
+    }
+}

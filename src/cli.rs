@@ -1,0 +1,219 @@
+//! Command-line definitions (clap) and their translation into library calls.
+
+use crate::engine::{self, Options, Prepared};
+use crate::error::{exit, Error, Result};
+use crate::events::Sink;
+use crate::matrix::{self, Matrix, Overrides, Selection};
+use crate::report::{self, progress::Progress};
+use crate::store::Results;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "vmamatrix", version, about = "Build, measure and boot a kernel patch series across arch x SMP/UP x MMU/NOMMU")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// matrix.toml to read (default: ./matrix.toml when it exists)
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// Kernel git tree (overrides matrix.toml `kernel`)
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Series: format-patch directory or mbox (overrides `series`)
+    #[arg(long, value_name = "PATH")]
+    pub series: Option<PathBuf>,
+    /// Base revision in the kernel tree (overrides `base`)
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// Results directory (overrides `results`; default results/)
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Classify every cell (feasible or why not) and print the make commands, without building.
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
+    /// Run the pipeline: configure, build and measure base and patched for the selected cells.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Cells to run: ids or arch=/smp=/mmu= terms, comma separated (e.g. arch=x86)
+        #[arg(long, value_name = "SPEC")]
+        only: Option<String>,
+        /// Compiler jobs shared by all cells (default: number of CPUs)
+        #[arg(long, short = 'j', value_name = "N")]
+        jobs: Option<usize>,
+        /// Cells worked on at once (default: jobs/4, at least 1)
+        #[arg(long, value_name = "N")]
+        parallel: Option<usize>,
+        /// Ignore cached results and redo every stage
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the matrix table of a run (default: the latest).
+    Report {
+        #[command(flatten)]
+        common: Common,
+        /// Run id or directory (default: latest)
+        run: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Add struct sizes base -> patched per cell
+        #[arg(long)]
+        struct_size: bool,
+    },
+}
+
+fn load_matrix(c: &Common) -> Result<Matrix> {
+    let path = c.matrix.clone().or_else(|| {
+        let p = PathBuf::from("matrix.toml");
+        p.is_file().then_some(p)
+    });
+    let ov = Overrides {
+        kernel: c.kernel.clone(),
+        series: c.series.clone(),
+        results: c.results.clone(),
+        base: c.base.clone(),
+    };
+    Matrix::load(path.as_deref(), &ov)
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.cmd {
+        Cmd::Plan { common, format } => {
+            let m = load_matrix(&common)?;
+            let cache = matrix::cache_dir();
+            let sink = Progress::stderr();
+            let p = Prepared::new(m, &cache, &sink)?;
+            let opts = Options::new(cache);
+            let cells = engine::plan(&p, &opts, &sink)?;
+            match format {
+                PlanFormat::Json => {
+                    let v = serde_json::json!({
+                        "base": p.applied.base,
+                        "patched": p.applied.head(),
+                        "series": p.series.info(Some(&p.applied)),
+                        "cells": cells,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap());
+                }
+                PlanFormat::Text => print!("{}", plan_text(&cells)),
+            }
+            Ok(exit::OK)
+        }
+        Cmd::Run {
+            common,
+            only,
+            jobs,
+            parallel,
+            force,
+        } => {
+            let m = load_matrix(&common)?;
+            let cache = matrix::cache_dir();
+            let mut opts = Options::new(cache.clone());
+            if let Some(j) = jobs {
+                if j == 0 {
+                    return Err(Error::Setup("--jobs must be at least 1".into()));
+                }
+                opts.jobs = j;
+                opts.parallel = (j / 4).max(1);
+            }
+            if let Some(p) = parallel {
+                opts.parallel = p.max(1);
+            }
+            opts.force = force;
+            if let Some(spec) = &only {
+                opts.selection = Selection::parse(spec)?;
+                opts.selection.validate(&m.cells())?;
+            }
+            let results = Results::lock(&m.results)?;
+            let sink = Progress::stderr();
+            let p = Prepared::new(m, &cache, &sink)?;
+            let summary = engine::run(&p, &opts, &results, &sink)?;
+            let rep = report::load(&results, summary);
+            print!("{}", report::markdown(&rep, true));
+            Ok(if rep.run.regressions.is_empty() {
+                exit::OK
+            } else {
+                exit::REGRESSION
+            })
+        }
+        Cmd::Report {
+            common,
+            run,
+            format,
+            struct_size,
+        } => {
+            let m = load_matrix(&common)?;
+            let (results, summary) = Results::open(&m.results).find_run(run.as_deref())?;
+            let rep = report::load(&results, summary);
+            match format {
+                ReportFormat::Md => print!("{}", report::markdown(&rep, struct_size)),
+                ReportFormat::Json => print!("{}", report::json(&rep)),
+            }
+            Ok(if rep.run.regressions.is_empty() {
+                exit::OK
+            } else {
+                exit::REGRESSION
+            })
+        }
+    }
+}
+
+fn plan_text(cells: &[engine::PlanCell]) -> String {
+    let mut s = String::new();
+    let n = cells.iter().filter(|c| c.feasible).count();
+    s.push_str(&format!("{n} of {} cells feasible\n\n", cells.len()));
+    for c in cells {
+        s.push_str(&format!(
+            "{:<20} {}\n",
+            c.id,
+            match &c.reason {
+                None => format!(
+                    "feasible (PER_VMA_LOCK={}, {} dropped request(s))",
+                    if c.per_vma_lock { "y" } else { "n" },
+                    c.warnings.len()
+                ),
+                Some(r) => format!("infeasible: {r}"),
+            }
+        ));
+        for w in &c.warnings {
+            s.push_str(&format!(
+                "    dropped CONFIG_{}={} ({}): got {}, {}\n",
+                w.symbol, w.requested, w.from, w.got, w.why
+            ));
+        }
+        for cmd in &c.commands {
+            s.push_str(&format!("    $ {cmd}\n"));
+        }
+    }
+    s
+}
+
+/// Keep `Sink` in scope for trait-object coercions above.
+#[allow(dead_code)]
+fn _sink(_: &dyn Sink) {}

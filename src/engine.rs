@@ -1,0 +1,762 @@
+//! The engine: prepares the series, brings the shared source directory to
+//! each tree in turn (base, then patched), and runs the stages of every
+//! selected cell on it in parallel: configure -> build -> measure. It emits
+//! events and writes records; it never prints.
+
+use crate::build;
+use crate::error::{Error, Result};
+use crate::events::{Event, Sink, Stage, Tree};
+use crate::kconfig::{self, KconfigIndex};
+use crate::matrix::{Cell, Matrix, Selection};
+use crate::measure;
+use crate::proc::{self, Outcome};
+use crate::series::{self, Applied, Scratch, Series};
+use crate::store::{
+    self, BuildData, CellEntry, ConfigureData, MeasureData, Record, Results, RunSummary, Status,
+};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How to run: selection, parallelism, cache use.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub selection: Selection,
+    /// Compiler jobs shared by all cells.
+    pub jobs: usize,
+    /// Cells worked on at once.
+    pub parallel: usize,
+    /// Ignore cached results.
+    pub force: bool,
+    pub cache: PathBuf,
+}
+
+impl Options {
+    pub fn new(cache: PathBuf) -> Options {
+        let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Options {
+            selection: Selection::default(),
+            jobs,
+            parallel: (jobs / 4).max(1),
+            force: false,
+            cache,
+        }
+    }
+}
+
+/// A matrix with its series applied, ready to plan or run.
+pub struct Prepared {
+    pub matrix: Matrix,
+    pub series: Series,
+    pub applied: Applied,
+    /// vmamatrix's working directory for this kernel tree (source + builds).
+    pub work: PathBuf,
+    scratch: PathBuf,
+    _lock: File,
+}
+
+impl Prepared {
+    /// Load the series, apply it in the scratch repository and lock the
+    /// working directory for this kernel tree.
+    pub fn new(matrix: Matrix, cache: &Path, sink: &dyn Sink) -> Result<Prepared> {
+        if !matrix.kernel.join("Makefile").is_file() && !matrix.kernel.join(".git").exists() {
+            return Err(Error::Setup(format!(
+                "kernel tree {} not found (run scripts/setup.sh, or pass --kernel)",
+                matrix.kernel.display()
+            )));
+        }
+        if !matrix.series.exists() {
+            return Err(Error::Setup(format!(
+                "series {} not found (pass --series DIR|MBOX)",
+                matrix.series.display()
+            )));
+        }
+        let series = Series::load(&matrix.series)?;
+        let (scratch, base) = Scratch::open(&matrix.kernel, cache, &matrix.base)?;
+        let applied = scratch.apply(&series, &base)?;
+        sink.event(Event::SeriesApplied {
+            base: applied.base.clone(),
+            head: applied.head().to_string(),
+            patches: series.patches.len(),
+        });
+        let key = scratch.path.file_name().unwrap().to_string_lossy().into_owned();
+        let work = cache.join("work").join(key);
+        std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+        let lock_path = work.join("lock");
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Setup(format!(
+                "{}: another vmamatrix is building this kernel tree; wait for it to finish",
+                work.display()
+            )));
+        }
+        let scratch_path = scratch.path.clone();
+        scratch.cleanup(&series)?;
+        Ok(Prepared {
+            matrix,
+            series,
+            applied,
+            work,
+            scratch: scratch_path,
+            _lock: lock,
+        })
+    }
+
+    fn src(&self) -> PathBuf {
+        self.work.join("src")
+    }
+
+    fn build_dir(&self, cell: &Cell) -> PathBuf {
+        self.work.join("build").join(cell.id())
+    }
+
+    /// Bring the shared source directory to `commit`.
+    fn checkout(&self, tree: &Tree, commit: &str, sink: &dyn Sink) -> Result<()> {
+        let t = Instant::now();
+        let how = series::export_tree(&self.scratch, commit, &self.src())?;
+        sink.event(Event::TreeReady {
+            tree: tree.clone(),
+            commit: commit.to_string(),
+            how: format!("{how:?}"),
+            secs: t.elapsed().as_secs_f64(),
+        });
+        Ok(())
+    }
+}
+
+/// The plan of one cell: feasibility and the commands that reproduce it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanCell {
+    pub id: String,
+    pub arch: String,
+    pub smp: String,
+    pub mmu: String,
+    pub feasible: bool,
+    pub reason: Option<String>,
+    pub warnings: Vec<kconfig::Dropped>,
+    pub per_vma_lock: bool,
+    pub commands: Vec<String>,
+}
+
+/// Configure every cell at the base and classify it, without building.
+pub fn plan(p: &Prepared, opts: &Options, sink: &dyn Sink) -> Result<Vec<PlanCell>> {
+    p.checkout(&Tree::Base, &p.applied.base, sink)?;
+    let ctx = Ctx::new(p, opts, None, sink);
+    let cells = p.matrix.cells();
+    let out = pool(opts.parallel.max(opts.jobs))?.install(|| {
+        cells
+            .par_iter()
+            .map(|cell| {
+                let (rec, verdict) = ctx.configure(cell, &Tree::Base, &p.applied.base, None)?;
+                let mut commands = rec.commands.clone();
+                commands.push(ctx.build_command(cell).1);
+                Ok(PlanCell {
+                    id: cell.id(),
+                    arch: cell.arch.clone(),
+                    smp: cell.smp.name().into(),
+                    mmu: cell.mmu.name().into(),
+                    feasible: verdict.feasible,
+                    reason: verdict.reason.clone(),
+                    warnings: verdict.warnings.clone(),
+                    per_vma_lock: verdict.per_vma_lock,
+                    commands,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok(out)
+}
+
+/// Run the whole pipeline for the selected cells; returns the summary.
+pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    let cells = p.matrix.cells();
+    opts.selection.validate(&cells)?;
+    let selected: Vec<Cell> = cells
+        .iter()
+        .filter(|c| opts.selection.matches(c))
+        .cloned()
+        .collect();
+    let started = store::now_utc();
+    let mut run_id = store::run_id_from(&started);
+    let mut n = 1;
+    while results.run_dir(&run_id).exists() {
+        n += 1;
+        run_id = format!("{}.{n}", store::run_id_from(&started));
+    }
+    let mut summary = RunSummary {
+        schema: store::SCHEMA,
+        run_id: run_id.clone(),
+        vmamatrix: VERSION.into(),
+        started,
+        finished: None,
+        kernel: p.matrix.kernel.display().to_string(),
+        base: p.applied.base.clone(),
+        patched: p.applied.head().to_string(),
+        toolchain: p.matrix.toolchain.clone(),
+        matrix: p.matrix.file.as_ref().map(|f| f.display().to_string()),
+        series: p.series.info(Some(&p.applied)),
+        structs: p.matrix.structs.clone(),
+        cells: cells
+            .iter()
+            .map(|c| CellEntry {
+                id: c.id(),
+                arch: c.arch.clone(),
+                smp: c.smp.name().into(),
+                mmu: c.mmu.name().into(),
+                selected: selected.contains(c),
+            })
+            .collect(),
+        regressions: Vec::new(),
+        interrupted: false,
+    };
+    results.write_summary(&summary)?;
+    sink.event(Event::RunStarted {
+        run_id: run_id.clone(),
+        cells: cells.iter().map(Cell::id).collect(),
+        selected: selected.iter().map(Cell::id).collect(),
+    });
+
+    let ctx = Ctx::new(p, opts, Some((results, run_id.as_str())), sink);
+    let trees = [
+        (Tree::Base, p.applied.base.clone()),
+        (Tree::Patched, p.applied.head().to_string()),
+    ];
+    let pool = pool(opts.parallel)?;
+    for (tree, commit) in &trees {
+        // Only touch the source tree when some cell needs a real stage.
+        let todo: Vec<&Cell> = selected.iter().collect();
+        let mut checked_out = false;
+        let need = |c: &Cell| !ctx.cached(c, tree, commit);
+        if todo.iter().any(|c| need(c)) {
+            p.checkout(tree, commit, sink)?;
+            checked_out = true;
+        }
+        let _ = checked_out;
+        pool.install(|| {
+            todo.par_iter()
+                .map(|cell| ctx.cell_tree(cell, tree, commit))
+                .collect::<Result<Vec<()>>>()
+        })?;
+        if proc::interrupted() {
+            break;
+        }
+    }
+    summary.regressions = regressions(results, &run_id, &selected);
+    summary.interrupted = proc::interrupted();
+    summary.finished = Some(store::now_utc());
+    results.write_summary(&summary)?;
+    sink.event(Event::RunFinished {
+        run_dir: results.run_dir(&run_id).display().to_string(),
+        regressions: summary.regressions.clone(),
+        secs: t0.elapsed().as_secs_f64(),
+    });
+    if summary.interrupted {
+        return Err(Error::Interrupted);
+    }
+    Ok(summary)
+}
+
+fn pool(n: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .build()
+        .map_err(|e| Error::Setup(format!("thread pool: {e}")))
+}
+
+/// What makes the patched tree worse than the base, per cell.
+pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in cells {
+        let id = c.id();
+        let get = |tree: &str, st: Stage| results.read_record(run_id, &id, tree, st);
+        let (bc, pc) = (get("base", Stage::Configure), get("patched", Stage::Configure));
+        if let (Some(b), Some(p)) = (&bc, &pc) {
+            if b.status == Status::Ok && p.status == Status::Infeasible {
+                out.push(format!("{id}: configuration became infeasible"));
+            }
+        }
+        let (bb, pb) = (get("base", Stage::Build), get("patched", Stage::Build));
+        if let (Some(b), Some(p)) = (&bb, &pb) {
+            if b.status == Status::Ok && p.status == Status::Failed {
+                out.push(format!("{id}: patched build fails, base builds"));
+            }
+            let nw = p.build.as_ref().map_or(0, |d| d.new_warnings.len());
+            if nw > 0 {
+                out.push(format!("{id}: {nw} new warning(s)"));
+            }
+        }
+    }
+    out
+}
+
+/// Everything the stages of one run share.
+struct Ctx<'a> {
+    p: &'a Prepared,
+    opts: &'a Options,
+    out: Option<(&'a Results, &'a str)>,
+    sink: &'a dyn Sink,
+    kconfig: Mutex<HashMap<(String, String), Arc<KconfigIndex>>>,
+    touched: Vec<String>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        p: &'a Prepared,
+        opts: &'a Options,
+        out: Option<(&'a Results, &'a str)>,
+        sink: &'a dyn Sink,
+    ) -> Ctx<'a> {
+        Ctx {
+            p,
+            opts,
+            out,
+            sink,
+            kconfig: Mutex::new(HashMap::new()),
+            touched: p.series.touched_files(),
+        }
+    }
+
+    fn srcarch(&self, cell: &Cell) -> String {
+        self.p.matrix.arch(&cell.arch).srcarch(&cell.arch).to_string()
+    }
+
+    fn jobs(&self) -> usize {
+        (self.opts.jobs / self.opts.parallel.max(1)).max(1)
+    }
+
+    fn make(&self) -> Command {
+        let mut c = Command::new("make");
+        c.arg("-C").arg(self.p.src());
+        c.env("KBUILD_BUILD_TIMESTAMP", "vmamatrix")
+            .env("KBUILD_BUILD_USER", "vmamatrix")
+            .env("KBUILD_BUILD_HOST", "vmamatrix");
+        c
+    }
+
+    fn build_command(&self, cell: &Cell) -> (Vec<String>, String) {
+        let arch = self.p.matrix.arch(&cell.arch);
+        let args = build::build_args(
+            &self.srcarch(cell),
+            &self.p.matrix.toolchain,
+            &self.p.build_dir(cell),
+            self.jobs(),
+            arch.target(),
+        );
+        let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
+        full.extend(args.iter().cloned());
+        (args, proc::shell_line("make", &full))
+    }
+
+    fn log_dir(&self, cell: &Cell, tree: &Tree) -> PathBuf {
+        match self.out {
+            Some((r, id)) => r.cell_dir(id, &cell.id(), &tree.name()),
+            None => self.p.build_dir(cell).join("vmamatrix-plan"),
+        }
+    }
+
+    fn write(&self, r: &Record) -> Result<()> {
+        if let Some((res, id)) = self.out {
+            res.write_record(id, r)?;
+        }
+        Ok(())
+    }
+
+    fn started(&self, cell: &Cell, tree: &Tree, stage: Stage) {
+        self.sink.event(Event::StageStarted {
+            cell: cell.id(),
+            tree: tree.clone(),
+            stage,
+        });
+    }
+
+    fn finished(&self, r: &Record, tree: &Tree, summary: String) {
+        self.sink.event(Event::StageFinished {
+            cell: r.cell.clone(),
+            tree: tree.clone(),
+            stage: r.stage,
+            status: format!("{:?}", r.status).to_lowercase(),
+            summary,
+            secs: r.secs,
+            cached: r.cached,
+        });
+    }
+
+    fn record(&self, cell: &Cell, tree: &Tree, stage: Stage, commit: &str) -> Record {
+        Record {
+            schema: store::SCHEMA,
+            cell: cell.id(),
+            tree: tree.name(),
+            stage,
+            commit: commit.to_string(),
+            status: Status::Ok,
+            secs: 0.0,
+            cached: false,
+            commands: vec![],
+            configure: None,
+            build: None,
+            measure: None,
+        }
+    }
+
+    /// Inputs that decide every result of a cell at a commit.
+    fn cache_key(&self, cell: &Cell, commit: &str) -> Option<String> {
+        let frags = kconfig::fragments(&self.p.matrix, cell).ok()?;
+        let (text, _) = kconfig::merge(&frags).ok()?;
+        let m = &self.p.matrix;
+        let key = serde_json::json!({
+            "vmamatrix": VERSION,
+            "cell": cell.id(),
+            "commit": commit,
+            "fragments": text,
+            "toolchain": m.toolchain,
+            "arch": m.arch(&cell.arch),
+            "structs": m.structs,
+            "probe": m.probe,
+            "touched": self.touched,
+        });
+        Some(series::hex(&Sha256::digest(key.to_string().as_bytes())))
+    }
+
+    fn cache_dir(&self, cell: &Cell, commit: &str) -> Option<PathBuf> {
+        self.cache_key(cell, commit)
+            .map(|k| self.opts.cache.join("records").join(&k[..2]).join(k))
+    }
+
+    fn cached(&self, cell: &Cell, _tree: &Tree, commit: &str) -> bool {
+        !self.opts.force
+            && self
+                .cache_dir(cell, commit)
+                .is_some_and(|d| d.join("complete").exists())
+    }
+
+    /// configure -> build -> measure for one cell at one tree.
+    fn cell_tree(&self, cell: &Cell, tree: &Tree, commit: &str) -> Result<()> {
+        if proc::interrupted() {
+            return Ok(());
+        }
+        let dir = self.log_dir(cell, tree);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        if self.cached(cell, tree, commit) {
+            return self.replay(cell, tree, commit, &dir);
+        }
+        let (crec, verdict) = self.configure(cell, tree, commit, Some(&dir))?;
+        if verdict.feasible && !proc::interrupted() {
+            let brec = self.build(cell, tree, commit, &dir)?;
+            if brec.status == Status::Ok && !proc::interrupted() {
+                self.measure(cell, tree, commit, &dir)?;
+            }
+        }
+        let _ = crec;
+        if !proc::interrupted() {
+            self.store_cache(cell, commit, &dir);
+        }
+        Ok(())
+    }
+
+    /// Copy this cell-tree's records and logs into the cache.
+    fn store_cache(&self, cell: &Cell, commit: &str, dir: &Path) {
+        let Some(cd) = self.cache_dir(cell, commit) else {
+            return;
+        };
+        let _ = std::fs::remove_dir_all(&cd);
+        if copy_dir(dir, &cd).is_ok() {
+            let _ = std::fs::write(cd.join("complete"), "");
+        }
+    }
+
+    fn replay(&self, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<()> {
+        let cd = self.cache_dir(cell, commit).unwrap();
+        copy_dir(&cd, dir)?;
+        let _ = std::fs::remove_file(dir.join("complete"));
+        for stage in [Stage::Configure, Stage::Build, Stage::Measure] {
+            let p = dir.join(format!("{}.json", stage.name()));
+            let Ok(mut r) = store::read_json::<Record>(&p) else {
+                continue;
+            };
+            r.cached = true;
+            r.tree = tree.name();
+            if stage == Stage::Build && *tree != Tree::Base {
+                self.mark_new_warnings(cell, &mut r);
+            }
+            store::write_json(&p, &r)?;
+            self.finished(&r, tree, "cached".into());
+        }
+        Ok(())
+    }
+
+    /// Configure a cell: merged fragments -> allnoconfig -> verdict.
+    fn configure(
+        &self,
+        cell: &Cell,
+        tree: &Tree,
+        commit: &str,
+        dir: Option<&Path>,
+    ) -> Result<(Record, kconfig::Verdict)> {
+        self.started(cell, tree, Stage::Configure);
+        let t = Instant::now();
+        let m = &self.p.matrix;
+        let frags = kconfig::fragments(m, cell)?;
+        let (text, reqs) = kconfig::merge(&frags)?;
+        let bdir = self.p.build_dir(cell);
+        std::fs::create_dir_all(&bdir).map_err(|e| Error::io(&bdir, e))?;
+        let allconfig = bdir.join("vmamatrix.config");
+        store::write_atomic(&allconfig, text.as_bytes())?;
+        let srcarch = self.srcarch(cell);
+        let args = kconfig::configure_args(&srcarch, &m.toolchain, &bdir, &allconfig);
+        let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| self.log_dir(cell, tree));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let log = dir.join("configure.log");
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = self.make();
+        cmd.args(&args);
+        let outcome = proc::run_logged(cmd, &log, Duration::from_secs(600))
+            .map_err(|e| Error::Setup(format!("cannot run make: {e}")))?;
+        let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
+        full.extend(args);
+        let commands = vec![
+            format!(
+                "cat {} > {}",
+                frags
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                allconfig.display()
+            ),
+            proc::shell_line("make", &full),
+        ];
+        if outcome == Outcome::Interrupted {
+            return Err(Error::Interrupted);
+        }
+        if !outcome.success() {
+            let tail = tail_lines(&log, 15).join("\n");
+            return Err(Error::Setup(format!(
+                "{}: configure failed ({outcome}); see {}:\n{tail}",
+                cell.id(),
+                log.display()
+            )));
+        }
+        let cfg_path = bdir.join(".config");
+        let cfg_text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+        let _ = store::write_atomic(&dir.join("config"), cfg_text.as_bytes());
+        let config = kconfig::parse_config(&cfg_text);
+        let index = self.kconfig_index(&srcarch, commit);
+        let verdict = kconfig::verdict(cell, &reqs, &config, &index);
+        let mut r = self.record(cell, tree, Stage::Configure, commit);
+        r.status = if verdict.feasible {
+            Status::Ok
+        } else {
+            Status::Infeasible
+        };
+        r.secs = t.elapsed().as_secs_f64();
+        r.commands = commands;
+        r.configure = Some(ConfigureData {
+            fragments: frags
+                .iter()
+                .map(|f| format!("configs/{}", f.file_name().unwrap().to_string_lossy()))
+                .collect(),
+            verdict: verdict.clone(),
+            config_sha256: series::hex(&Sha256::digest(cfg_text.as_bytes())),
+        });
+        self.write(&r)?;
+        let summary = match &verdict.reason {
+            Some(why) => why.clone(),
+            None => format!(
+                "feasible, {} dropped, PER_VMA_LOCK={}",
+                verdict.warnings.len(),
+                if verdict.per_vma_lock { "y" } else { "n" }
+            ),
+        };
+        self.finished(&r, tree, summary);
+        Ok((r, verdict))
+    }
+
+    fn kconfig_index(&self, srcarch: &str, commit: &str) -> Arc<KconfigIndex> {
+        let key = (srcarch.to_string(), commit.to_string());
+        let mut m = self.kconfig.lock().unwrap();
+        m.entry(key)
+            .or_insert_with(|| Arc::new(KconfigIndex::load(&self.p.src(), srcarch)))
+            .clone()
+    }
+
+    fn build(&self, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<Record> {
+        self.started(cell, tree, Stage::Build);
+        let t = Instant::now();
+        let (args, line) = self.build_command(cell);
+        let log = dir.join("build.log");
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = self.make();
+        cmd.args(&args);
+        let outcome = proc::run_logged(cmd, &log, Duration::from_secs(self.p.matrix.timeout))
+            .map_err(|e| Error::Setup(format!("cannot run make: {e}")))?;
+        if outcome == Outcome::Interrupted {
+            return Err(Error::Interrupted);
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let prefixes = vec![self.p.src().display().to_string()];
+        let diags = build::parse_diagnostics(&text, &prefixes);
+        let (warnings, errors): (Vec<_>, Vec<_>) =
+            diags.into_iter().partition(|d| d.kind == "warning");
+        let (compiled, not_compiled) = build::coverage(&self.touched, &self.p.build_dir(cell));
+        let mut r = self.record(cell, tree, Stage::Build, commit);
+        r.status = if outcome.success() {
+            Status::Ok
+        } else {
+            Status::Failed
+        };
+        r.secs = t.elapsed().as_secs_f64();
+        r.commands = vec![line];
+        r.build = Some(BuildData {
+            outcome: outcome.to_string(),
+            jobs: self.jobs(),
+            warnings,
+            errors,
+            new_warnings: vec![],
+            compiled,
+            not_compiled,
+            tail: if outcome.success() {
+                vec![]
+            } else {
+                tail_lines(&log, 20)
+            },
+        });
+        if *tree != Tree::Base {
+            self.mark_new_warnings(cell, &mut r);
+        }
+        self.write(&r)?;
+        let b = r.build.as_ref().unwrap();
+        let summary = format!(
+            "{}, {} warnings ({} new), {} errors, {:.0}s",
+            b.outcome,
+            b.warnings.len(),
+            b.new_warnings.len(),
+            b.errors.len(),
+            r.secs
+        );
+        self.finished(&r, tree, summary);
+        Ok(r)
+    }
+
+    fn mark_new_warnings(&self, cell: &Cell, r: &mut Record) {
+        let Some((res, id)) = self.out else { return };
+        let base = res
+            .read_record(id, &cell.id(), "base", Stage::Build)
+            .and_then(|b| b.build)
+            .map(|b| b.warnings)
+            .unwrap_or_default();
+        if let Some(b) = r.build.as_mut() {
+            b.new_warnings = build::new_diagnostics(&base, &b.warnings);
+        }
+    }
+
+    fn measure(&self, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<Record> {
+        self.started(cell, tree, Stage::Measure);
+        let t = Instant::now();
+        let bdir = self.p.build_dir(cell);
+        let mut errors = Vec::new();
+        let vmlinux = match std::fs::read(bdir.join("vmlinux")) {
+            Ok(data) => measure::elf::sections(&data)
+                .map_err(|e| errors.push(format!("vmlinux: {e}")))
+                .ok(),
+            Err(e) => {
+                errors.push(format!("vmlinux: {e}"));
+                None
+            }
+        };
+        let image = self
+            .p
+            .matrix
+            .arch(&cell.arch)
+            .image
+            .as_ref()
+            .and_then(|i| std::fs::metadata(bdir.join(i)).ok())
+            .map(|m| m.len());
+        let probe = &self.p.matrix.probe;
+        let obj = format!("{}.o", probe.trim_end_matches(".c"));
+        let out = measure::probe_path(&bdir);
+        let mut commands = Vec::new();
+        let mut structs = Vec::new();
+        match measure::recorded_command(&bdir, &obj) {
+            Ok(rec) => {
+                let cmd_line = measure::probe_command(&rec, &obj, &out);
+                commands.push(format!("cd {} && {cmd_line}", bdir.display()));
+                let log = dir.join("probe.log");
+                let _ = std::fs::remove_file(&log);
+                let _ = std::fs::remove_file(&out);
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(&cmd_line).current_dir(&bdir);
+                match proc::run_logged(c, &log, Duration::from_secs(300)) {
+                    Ok(o) if o.success() => match std::fs::read(&out)
+                        .map_err(|e| e.to_string())
+                        .and_then(|d| measure::dwarf::layouts(&d, &self.p.matrix.structs))
+                    {
+                        Ok(l) => {
+                            for s in &self.p.matrix.structs {
+                                if !l.iter().any(|x| &x.name == s) {
+                                    errors.push(format!("struct {s}: not in the DWARF of {probe}"));
+                                }
+                            }
+                            structs = l;
+                        }
+                        Err(e) => errors.push(format!("probe DWARF: {e}")),
+                    },
+                    Ok(o) => errors.push(format!("probe compile: {o} (see probe.log)")),
+                    Err(e) => errors.push(format!("probe compile: {e}")),
+                }
+            }
+            Err(e) => errors.push(format!("probe: {e}")),
+        }
+        let mut r = self.record(cell, tree, Stage::Measure, commit);
+        r.status = if errors.is_empty() {
+            Status::Ok
+        } else {
+            Status::Failed
+        };
+        r.secs = t.elapsed().as_secs_f64();
+        r.commands = commands;
+        let summary = structs
+            .iter()
+            .map(|l| format!("{} {}", l.name, l.size))
+            .chain(errors.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        r.measure = Some(MeasureData {
+            image,
+            vmlinux,
+            structs,
+            errors,
+        });
+        self.write(&r)?;
+        self.finished(&r, tree, summary);
+        Ok(r)
+    }
+}
+
+fn tail_lines(path: &Path, n: usize) -> Vec<String> {
+    let t = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = t.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for e in std::fs::read_dir(from).map_err(|e| Error::io(from, e))?.flatten() {
+        let p = e.path();
+        if p.is_file() {
+            let dest = to.join(e.file_name());
+            std::fs::copy(&p, &dest).map_err(|e| Error::io(&dest, e))?;
+        }
+    }
+    Ok(())
+}

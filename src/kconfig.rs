@@ -1,0 +1,484 @@
+//! Configure stage: merge the Kconfig fragments of a cell, let Kconfig resolve
+//! them (`allnoconfig` with `KCONFIG_ALLCONFIG`, the kernel's own mechanism,
+//! like `merge_config.sh -n`), then check every requested symbol against the
+//! resulting .config and explain, in words, what Kconfig refused.
+
+use crate::error::{Error, Result};
+use crate::matrix::{Cell, Matrix, Mmu, Smp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A symbol value as written in a fragment or .config: "y", "m", "n", or a
+/// literal (`"string"`, number).
+pub type Value = String;
+
+/// One `CONFIG_` request of a fragment, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub symbol: String,
+    pub value: Value,
+    pub file: String,
+    pub line: usize,
+}
+
+/// A request Kconfig did not honour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub symbol: String,
+    pub requested: Value,
+    pub got: Value,
+    pub from: String,
+    pub why: String,
+}
+
+/// The fragments a cell uses, in order (later ones win): base, arch,
+/// smp/up, mmu/nommu, then the optional `<arch>-<smp|up>` and
+/// `<arch>-<mmu|nommu>` refinements. Missing optional files are skipped.
+pub fn fragments(m: &Matrix, cell: &Cell) -> Result<Vec<PathBuf>> {
+    let d = &m.configs;
+    let required = [
+        "base.config".to_string(),
+        format!("{}.config", cell.smp.name()),
+        format!("{}.config", cell.mmu.name()),
+    ];
+    for r in &required {
+        if !d.join(r).is_file() {
+            return Err(Error::Setup(format!(
+                "{}: missing Kconfig fragment {r}",
+                d.display()
+            )));
+        }
+    }
+    let names = [
+        "base.config".to_string(),
+        format!("{}.config", cell.arch),
+        format!("{}.config", cell.smp.name()),
+        format!("{}.config", cell.mmu.name()),
+        format!("{}-{}.config", cell.arch, cell.smp.name()),
+        format!("{}-{}.config", cell.arch, cell.mmu.name()),
+    ];
+    Ok(names
+        .iter()
+        .map(|n| d.join(n))
+        .filter(|p| p.is_file())
+        .collect())
+}
+
+/// Parse fragment text into requests. `# CONFIG_X is not set` requests n.
+pub fn parse_fragment(text: &str, file: &str) -> Result<Vec<Request>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let req = |symbol: &str, value: &str| Request {
+            symbol: symbol.to_string(),
+            value: value.to_string(),
+            file: file.to_string(),
+            line: i + 1,
+        };
+        if let Some(rest) = line.strip_prefix("# CONFIG_") {
+            if let Some(sym) = rest.strip_suffix(" is not set") {
+                out.push(req(sym, "n"));
+            }
+        } else if line.is_empty() || line.starts_with('#') {
+            continue;
+        } else if let Some((k, v)) = line.strip_prefix("CONFIG_").and_then(|l| l.split_once('=')) {
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(Error::Setup(format!("{file}:{}: bad symbol name {k:?}", i + 1)));
+            }
+            out.push(req(k, v));
+        } else {
+            return Err(Error::Setup(format!(
+                "{file}:{}: not a Kconfig line: {line:?}",
+                i + 1
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Merge fragments: later requests of a symbol replace earlier ones.
+/// Returns the merged fragment text and the effective requests.
+pub fn merge(files: &[PathBuf]) -> Result<(String, Vec<Request>)> {
+    let mut text = String::new();
+    let mut reqs: Vec<Request> = Vec::new();
+    for f in files {
+        let t = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        let name = f
+            .file_name()
+            .map(|n| format!("configs/{}", n.to_string_lossy()))
+            .unwrap_or_default();
+        for r in parse_fragment(&t, &name)? {
+            reqs.retain(|o| o.symbol != r.symbol);
+            reqs.push(r);
+        }
+        text.push_str(&format!("# --- {name}\n{t}\n"));
+    }
+    Ok((text, reqs))
+}
+
+/// Parse a .config into symbol -> value ("n" for "is not set").
+pub fn parse_config(text: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(sym) = line
+            .strip_prefix("# CONFIG_")
+            .and_then(|r| r.strip_suffix(" is not set"))
+        {
+            out.insert(sym.to_string(), "n".to_string());
+        } else if let Some((k, v)) = line.strip_prefix("CONFIG_").and_then(|l| l.split_once('=')) {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+/// The value a .config gives `sym` (absent means n).
+pub fn value<'a>(config: &'a BTreeMap<String, Value>, sym: &str) -> &'a str {
+    config.get(sym).map(String::as_str).unwrap_or("n")
+}
+
+/// Requests whose value did not survive.
+pub fn check(reqs: &[Request], config: &BTreeMap<String, Value>) -> Vec<(Request, Value)> {
+    reqs.iter()
+        .filter(|r| value(config, &r.symbol) != r.value)
+        .map(|r| (r.clone(), value(config, &r.symbol).to_string()))
+        .collect()
+}
+
+/// The verdict on one cell's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub feasible: bool,
+    /// Why the cell is infeasible, in words; None when feasible.
+    pub reason: Option<String>,
+    /// Requests Kconfig dropped that do not make the cell infeasible.
+    pub warnings: Vec<Dropped>,
+    pub requested: usize,
+    pub per_vma_lock: bool,
+}
+
+/// Judge a resolved .config against the cell's requests.
+pub fn verdict(
+    cell: &Cell,
+    reqs: &[Request],
+    config: &BTreeMap<String, Value>,
+    kconfig: &KconfigIndex,
+) -> Verdict {
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    for (r, got) in check(reqs, config) {
+        let why = kconfig.explain(&r.symbol, &r.value, &got, config);
+        let axis = (r.symbol == "SMP" && r.value == want_bool(cell.smp == Smp::Smp))
+            || (r.symbol == "MMU" && r.value == want_bool(cell.mmu == Mmu::Mmu));
+        if axis {
+            reasons.push(format!(
+                "CONFIG_{}={} requested, got {got}: {why}",
+                r.symbol, r.value
+            ));
+        } else {
+            warnings.push(Dropped {
+                symbol: r.symbol.clone(),
+                requested: r.value.clone(),
+                got,
+                from: format!("{}:{}", r.file, r.line),
+                why,
+            });
+        }
+    }
+    Verdict {
+        feasible: reasons.is_empty(),
+        reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        warnings,
+        requested: reqs.len(),
+        per_vma_lock: value(config, "PER_VMA_LOCK") == "y",
+    }
+}
+
+fn want_bool(b: bool) -> &'static str {
+    if b {
+        "y"
+    } else {
+        "n"
+    }
+}
+
+/// The Kconfig definitions visible to one architecture, for explanations.
+#[derive(Debug, Default)]
+pub struct KconfigIndex {
+    srcarch: String,
+    defs: BTreeMap<String, Vec<Def>>,
+    /// symbol -> (selecting symbol, file:line)
+    selects: BTreeMap<String, Vec<(String, String)>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Def {
+    at: String,
+    prompt: bool,
+    default_bool: Option<String>,
+    depends: Vec<String>,
+}
+
+impl KconfigIndex {
+    /// Read every Kconfig file of `src` that `srcarch` sees.
+    pub fn load(src: &Path, srcarch: &str) -> KconfigIndex {
+        let mut idx = KconfigIndex {
+            srcarch: srcarch.to_string(),
+            ..Default::default()
+        };
+        let mut stack = vec![src.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let rel = p.strip_prefix(src).unwrap_or(&p).to_string_lossy().into_owned();
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() {
+                    let skip = rel.starts_with("arch/")
+                        && rel != format!("arch/{srcarch}")
+                        && !rel.starts_with(&format!("arch/{srcarch}/"));
+                    let skip = skip || rel == "Documentation" || rel == "tools" || rel == ".git";
+                    if !skip {
+                        stack.push(p);
+                    }
+                } else if e.file_name().to_string_lossy().starts_with("Kconfig") {
+                    if let Ok(t) = std::fs::read_to_string(&p) {
+                        idx.add_file(&rel, &t);
+                    }
+                }
+            }
+        }
+        idx
+    }
+
+    fn add_file(&mut self, rel: &str, text: &str) {
+        let mut cur: Option<(String, Def)> = None;
+        let flush = |cur: &mut Option<(String, Def)>, defs: &mut BTreeMap<String, Vec<Def>>| {
+            if let Some((s, d)) = cur.take() {
+                defs.entry(s).or_default().push(d);
+            }
+        };
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            let at = format!("{rel}:{}", i + 1);
+            let head = line
+                .strip_prefix("config ")
+                .or_else(|| line.strip_prefix("menuconfig "));
+            if let Some(sym) = head.filter(|_| !raw.starts_with([' ', '\t'])) {
+                flush(&mut cur, &mut self.defs);
+                cur = Some((
+                    sym.trim().to_string(),
+                    Def {
+                        at,
+                        ..Default::default()
+                    },
+                ));
+                continue;
+            }
+            if !raw.starts_with([' ', '\t']) && !line.is_empty() && !line.starts_with('#') {
+                flush(&mut cur, &mut self.defs);
+                continue;
+            }
+            let Some((sym, def)) = cur.as_mut() else {
+                continue;
+            };
+            let mut words = line.splitn(2, char::is_whitespace);
+            let kw = words.next().unwrap_or("");
+            let rest = words.next().unwrap_or("").trim();
+            match kw {
+                "bool" | "tristate" | "string" | "int" | "hex" if rest.starts_with('"') => {
+                    def.prompt = true
+                }
+                "prompt" => def.prompt = true,
+                "def_bool" | "def_tristate" => def.default_bool = Some(rest.to_string()),
+                "depends" => {
+                    if let Some(e) = rest.strip_prefix("on") {
+                        def.depends.push(e.trim().to_string())
+                    }
+                }
+                "select" => {
+                    let target = rest.split_whitespace().next().unwrap_or("").to_string();
+                    self.selects
+                        .entry(target)
+                        .or_default()
+                        .push((sym.clone(), at.clone()));
+                }
+                _ => {}
+            }
+        }
+        flush(&mut cur, &mut self.defs);
+    }
+
+    /// Why `sym` came out `got` although `requested` was asked for.
+    pub fn explain(
+        &self,
+        sym: &str,
+        requested: &str,
+        got: &str,
+        config: &BTreeMap<String, Value>,
+    ) -> String {
+        let arch = &self.srcarch;
+        let Some(defs) = self.defs.get(sym) else {
+            return format!("no Kconfig symbol {sym} exists for {arch}");
+        };
+        if requested == "n" {
+            let sel: Vec<String> = self
+                .selects
+                .get(sym)
+                .into_iter()
+                .flatten()
+                .filter(|(by, _)| value(config, by) != "n")
+                .map(|(by, at)| format!("{by} ({at})"))
+                .collect();
+            if !sel.is_empty() {
+                return format!("selected by {}", sel.join(", "));
+            }
+            if let Some(d) = defs.iter().find(|d| !d.prompt && d.default_bool.is_some()) {
+                return format!(
+                    "{} defines {sym} as `def_bool {}` with no prompt: {arch} always has it",
+                    d.at,
+                    d.default_bool.as_deref().unwrap_or("")
+                );
+            }
+            return format!("Kconfig kept {sym}={got} ({})", defs[0].at);
+        }
+        let mut unmet = Vec::new();
+        for d in defs {
+            for dep in &d.depends {
+                let bad: Vec<String> = unmet_symbols(dep, config);
+                if !bad.is_empty() {
+                    unmet.push(format!("depends on {dep} ({}), but {}", d.at, bad.join(", ")));
+                }
+            }
+        }
+        if !unmet.is_empty() {
+            unmet.dedup();
+            return unmet.join("; ");
+        }
+        if defs.iter().all(|d| !d.prompt) {
+            return format!("{} has no prompt, so it cannot be set by hand", defs[0].at);
+        }
+        format!("Kconfig resolved {sym}={got} ({})", defs[0].at)
+    }
+}
+
+/// Symbols of a `depends on` expression whose value works against it:
+/// `X` that is n, or `!X` where X is set.
+fn unmet_symbols(expr: &str, config: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_uppercase() || b[i].is_ascii_digit() || b[i] == b'_' {
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let sym = &expr[s..i];
+            if sym.bytes().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let negated = expr[..s].trim_end().ends_with('!');
+            let v = value(config, sym);
+            if !negated && v == "n" {
+                out.push(format!("{sym}=n"));
+            } else if negated && v != "n" {
+                out.push(format!("{sym}={v}"));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The make command line of the configure stage.
+pub fn configure_args(srcarch: &str, toolchain: &[String], build: &Path, allconfig: &Path) -> Vec<String> {
+    let mut a = vec![
+        format!("O={}", build.display()),
+        format!("ARCH={srcarch}"),
+    ];
+    a.extend(toolchain.iter().cloned());
+    a.push(format!("KCONFIG_ALLCONFIG={}", allconfig.display()));
+    a.push("allnoconfig".into());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(s: &str) -> BTreeMap<String, Value> {
+        parse_config(s)
+    }
+
+    #[test]
+    fn fragment_parsing() {
+        let r = parse_fragment("# c\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n", "f").unwrap();
+        let v: Vec<_> = r.iter().map(|r| (r.symbol.as_str(), r.value.as_str(), r.line)).collect();
+        assert_eq!(v, [("A", "y", 2), ("B", "n", 3), ("C", "\"x y\"", 4)]);
+        let e = parse_fragment("CONFIG_A=y\nSMP=y\n", "configs/x.config").unwrap_err();
+        assert!(e.to_string().starts_with("configs/x.config:2:"), "{e}");
+    }
+
+    #[test]
+    fn config_check_finds_dropped() {
+        let reqs = parse_fragment("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\nCONFIG_D=m\n", "f").unwrap();
+        let c = cfg("CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=y\n");
+        let bad: Vec<_> = check(&reqs, &c)
+            .into_iter()
+            .map(|(r, got)| format!("{}={}->{got}", r.symbol, r.value))
+            .collect();
+        assert_eq!(bad, ["B=n->y", "C=y->n", "D=m->y"]);
+    }
+
+    fn index() -> KconfigIndex {
+        let mut k = KconfigIndex {
+            srcarch: "arm64".into(),
+            ..Default::default()
+        };
+        k.add_file(
+            "arch/arm64/Kconfig",
+            "config ARM64\n\tdef_bool y\n\tselect FOO\n\nconfig SMP\n\tdef_bool y\n\nconfig BIG\n\tbool \"big\"\n\tdepends on MMU && !TINY\n",
+        );
+        k
+    }
+
+    #[test]
+    fn explanations() {
+        let k = index();
+        let c = cfg("CONFIG_ARM64=y\nCONFIG_SMP=y\nCONFIG_FOO=y\nCONFIG_TINY=y\n");
+        let why = k.explain("SMP", "n", "y", &c);
+        assert_eq!(
+            why,
+            "arch/arm64/Kconfig:5 defines SMP as `def_bool y` with no prompt: arm64 always has it"
+        );
+        assert_eq!(k.explain("FOO", "n", "y", &c), "no Kconfig symbol FOO exists for arm64");
+        let why = k.explain("BIG", "y", "n", &c);
+        assert_eq!(why, "depends on MMU && !TINY (arch/arm64/Kconfig:8), but MMU=n, TINY=y");
+        let mut k2 = index();
+        k2.add_file("lib/Kconfig", "config FOO\n\tbool\n");
+        assert_eq!(k2.explain("FOO", "n", "y", &c), "selected by ARM64 (arch/arm64/Kconfig:3)");
+    }
+
+    #[test]
+    fn axis_drop_makes_cell_infeasible() {
+        let k = index();
+        let cell = Cell {
+            arch: "arm64".into(),
+            smp: Smp::Up,
+            mmu: Mmu::Mmu,
+        };
+        let reqs = parse_fragment("# CONFIG_SMP is not set\nCONFIG_BIG=y\n", "configs/up.config").unwrap();
+        let c = cfg("CONFIG_SMP=y\nCONFIG_MMU=y\n");
+        let v = verdict(&cell, &reqs, &c, &k);
+        assert!(!v.feasible);
+        assert!(v.reason.as_deref().unwrap().starts_with("CONFIG_SMP=n requested, got y: arch/arm64/Kconfig:5"));
+        assert_eq!(v.warnings.len(), 1);
+        assert_eq!(v.warnings[0].from, "configs/up.config:2");
+    }
+}

@@ -1,0 +1,20 @@
+//! vmamatrix: validate a Linux kernel patch series across an
+//! architecture x SMP/UP x MMU/NOMMU matrix. The pipeline, one module per
+//! stage: series -> matrix -> kconfig (configure) -> build -> measure ->
+//! report, scheduled by the engine, which emits events and never prints.
+
+pub mod arch;
+pub mod build;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod kconfig;
+pub mod matrix;
+pub mod measure;
+pub mod proc;
+pub mod report;
+pub mod series;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,160 @@
+//! Child processes: every make, compiler or QEMU runs in its own process
+//! group, with a time limit, output to a log file, and is killed (whole
+//! group) when vmamatrix is interrupted, so nothing outlives its stage.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Install SIGINT/SIGTERM/SIGHUP handling: mark the run interrupted and kill
+/// every running child group. Call once from main.
+pub fn install_signal_handlers() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            kill_all();
+        }
+    });
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+fn kill_all() {
+    for &g in GROUPS.lock().unwrap().iter() {
+        // SAFETY: kill(2) on a process group we created.
+        unsafe {
+            libc::kill(-g, libc::SIGKILL);
+        }
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(i32),
+    Signalled,
+    TimedOut,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        *self == Outcome::Exited(0)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Exited(c) => write!(f, "exit status {c}"),
+            Outcome::Signalled => f.write_str("killed by a signal"),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// Run `cmd` in its own process group, stdout and stderr appended to `log`,
+/// for at most `limit`.
+pub fn run_logged(mut cmd: Command, log: &Path, limit: Duration) -> std::io::Result<Outcome> {
+    if interrupted() {
+        return Ok(Outcome::Interrupted);
+    }
+    let out = File::options().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    GROUPS.lock().unwrap().push(pid);
+    let start = Instant::now();
+    let status: Option<ExitStatus> = loop {
+        if let Some(st) = child.try_wait()? {
+            break Some(st);
+        }
+        if interrupted() || start.elapsed() > limit {
+            // SAFETY: kill(2) on the group we created above.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Reap anything left in the group (make's children after make died).
+    // SAFETY: as above; ESRCH when the group is already empty is fine.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    GROUPS.lock().unwrap().retain(|&g| g != pid);
+    Ok(match status {
+        Some(st) => match st.code() {
+            Some(c) => Outcome::Exited(c),
+            None => Outcome::Signalled,
+        },
+        None if interrupted() => Outcome::Interrupted,
+        None => Outcome::TimedOut,
+    })
+}
+
+/// Shell-quote `args` into one reproducible command line.
+pub fn shell_line(program: &str, args: &[String]) -> String {
+    let q = |s: &str| {
+        if !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=./,:+@%".contains(&b))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .map(q)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_and_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo hello; echo err >&2; exit 3"]);
+        assert_eq!(run_logged(c, &log, Duration::from_secs(10)).unwrap(), Outcome::Exited(3));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "hello\nerr\n");
+        let mut c = Command::new("sh");
+        c.args(["-c", "sleep 30 & sleep 30"]);
+        let o = run_logged(c, &log, Duration::from_millis(300)).unwrap();
+        assert_eq!(o, Outcome::TimedOut);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            shell_line("make", &["O=/b".into(), "KCONFIG_ALLCONFIG=a b".into()]),
+            "make O=/b 'KCONFIG_ALLCONFIG=a b'"
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Reports: the matrix table (markdown or JSON) of one run, built from the
+//! records on disk, and the live progress display. Only this module knows
+//! output formats.
+
+pub mod progress;
+
+use crate::events::Stage;
+use crate::store::{Record, Results, RunSummary, Status};
+use serde::Serialize;
+
+/// One row of the matrix table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub arch: String,
+    pub selected: bool,
+    pub feasible: Option<bool>,
+    pub reason: Option<String>,
+    pub dropped: Vec<String>,
+    pub per_vma_lock: [Option<bool>; 2],
+    pub build: [Option<String>; 2],
+    pub warnings: [Option<usize>; 2],
+    pub new_warnings: Vec<String>,
+    /// Series C files compiled in the patched build / touched C files.
+    pub coverage: Option<(usize, usize)>,
+    pub not_compiled: Vec<String>,
+    pub sections: Vec<SizeDelta>,
+    pub structs: Vec<SizeDelta>,
+    pub regression: bool,
+}
+
+/// A size before and after the series.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeDelta {
+    pub name: String,
+    pub base: Option<u64>,
+    pub patched: Option<u64>,
+}
+
+impl SizeDelta {
+    pub fn delta(&self) -> Option<i64> {
+        Some(self.patched? as i64 - self.base? as i64)
+    }
+}
+
+/// The whole report of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub run: RunSummary,
+    pub rows: Vec<Row>,
+}
+
+/// Read every record of a run into rows.
+pub fn load(results: &Results, run: RunSummary) -> Report {
+    let rows = run
+        .cells
+        .iter()
+        .map(|c| row(results, &run, &c.id, &c.arch, c.selected))
+        .collect();
+    Report {
+        schema: crate::store::SCHEMA,
+        run,
+        rows,
+    }
+}
+
+fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool) -> Row {
+    let get = |tree: &str, st: Stage| -> Option<Record> {
+        results.read_record(&run.run_id, id, tree, st)
+    };
+    let trees = ["base", "patched"];
+    let conf: Vec<Option<Record>> = trees.iter().map(|t| get(t, Stage::Configure)).collect();
+    let build: Vec<Option<Record>> = trees.iter().map(|t| get(t, Stage::Build)).collect();
+    let meas: Vec<Option<Record>> = trees.iter().map(|t| get(t, Stage::Measure)).collect();
+    let verdict = |i: usize| conf[i].as_ref().and_then(|r| r.configure.as_ref()).map(|c| &c.verdict);
+    let feasible = verdict(1).or(verdict(0)).map(|v| v.feasible);
+    let reason = verdict(1).or(verdict(0)).and_then(|v| v.reason.clone());
+    let dropped = verdict(1)
+        .or(verdict(0))
+        .map(|v| {
+            v.warnings
+                .iter()
+                .map(|d| format!("CONFIG_{}={} -> {}: {}", d.symbol, d.requested, d.got, d.why))
+                .collect()
+        })
+        .unwrap_or_default();
+    let bdata = |i: usize| build[i].as_ref().and_then(|r| r.build.as_ref());
+    let build_status = |i: usize| {
+        build[i].as_ref().map(|r| match r.status {
+            Status::Ok => "ok".to_string(),
+            _ => format!(
+                "FAIL ({})",
+                r.build.as_ref().map(|b| b.outcome.as_str()).unwrap_or("?")
+            ),
+        })
+    };
+    let mdata = |i: usize| meas[i].as_ref().and_then(|r| r.measure.as_ref());
+    let mut sections = Vec::new();
+    for name in ["text", "rodata", "data", "bss"] {
+        let pick = |i: usize| {
+            mdata(i).and_then(|m| m.vmlinux.as_ref()).map(|s| match name {
+                "text" => s.text,
+                "rodata" => s.rodata,
+                "data" => s.data,
+                _ => s.bss,
+            })
+        };
+        sections.push(SizeDelta {
+            name: name.into(),
+            base: pick(0),
+            patched: pick(1),
+        });
+    }
+    let structs = run
+        .structs
+        .iter()
+        .map(|s| {
+            let pick = |i: usize| {
+                mdata(i).and_then(|m| m.structs.iter().find(|l| &l.name == s).map(|l| l.size))
+            };
+            SizeDelta {
+                name: s.clone(),
+                base: pick(0),
+                patched: pick(1),
+            }
+        })
+        .collect();
+    let new_warnings: Vec<String> = bdata(1)
+        .map(|b| {
+            b.new_warnings
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.file, d.line, d.text))
+                .collect()
+        })
+        .unwrap_or_default();
+    let coverage = bdata(1)
+        .or(bdata(0))
+        .map(|b| (b.compiled.len(), b.compiled.len() + b.not_compiled.len()));
+    let not_compiled = bdata(1).or(bdata(0)).map(|b| b.not_compiled.clone()).unwrap_or_default();
+    let regression = run.regressions.iter().any(|r| r.starts_with(&format!("{id}:")));
+    Row {
+        id: id.to_string(),
+        arch: arch.to_string(),
+        selected,
+        feasible,
+        reason,
+        dropped,
+        per_vma_lock: [verdict(0).map(|v| v.per_vma_lock), verdict(1).map(|v| v.per_vma_lock)],
+        build: [build_status(0), build_status(1)],
+        warnings: [bdata(0).map(|b| b.warnings.len()), bdata(1).map(|b| b.warnings.len())],
+        new_warnings,
+        coverage,
+        not_compiled,
+        sections,
+        structs,
+        regression,
+    }
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(T::to_string).unwrap_or_else(|| "-".into())
+}
+
+fn delta(d: &SizeDelta) -> String {
+    match d.delta() {
+        Some(0) => "0".into(),
+        Some(x) => format!("{x:+}"),
+        None => "-".into(),
+    }
+}
+
+fn yn(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "y",
+        Some(false) => "n",
+        None => "-",
+    }
+}
+
+/// The markdown report.
+pub fn markdown(r: &Report, struct_size: bool) -> String {
+    let run = &r.run;
+    let mut s = String::new();
+    s.push_str(&format!("# vmamatrix run {}\n\n", run.run_id));
+    s.push_str(&format!(
+        "- kernel: `{}` base `{}`\n- series: {} ({} patches, sha256 `{}`), patched `{}`\n- toolchain: `{}`\n- started {}, finished {}{}\n\n",
+        run.kernel,
+        &run.base[..12.min(run.base.len())],
+        run.series.cover_subject.as_deref().unwrap_or(&run.series.path),
+        run.series.patches.len(),
+        &run.series.hash[..16.min(run.series.hash.len())],
+        &run.patched[..12.min(run.patched.len())],
+        run.toolchain.join(" "),
+        run.started,
+        run.finished.as_deref().unwrap_or("(not finished)"),
+        if run.interrupted { " (interrupted)" } else { "" },
+    ));
+    s.push_str("| cell | feasible | PER_VMA_LOCK base/patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for row in &r.rows {
+        if !row.selected && row.feasible.is_none() {
+            s.push_str(&format!(
+                "| {} | not selected | | | | | | | | | | |\n",
+                row.id
+            ));
+            continue;
+        }
+        let feas = match row.feasible {
+            Some(true) => "yes".to_string(),
+            Some(false) => "no".to_string(),
+            None => "-".to_string(),
+        };
+        let sec = |n: &str| row.sections.iter().find(|d| d.name == n).map(delta).unwrap_or_default();
+        s.push_str(&format!(
+            "| {}{} | {} | {}/{} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} |\n",
+            row.id,
+            if row.regression { " **REGRESSION**" } else { "" },
+            feas,
+            yn(row.per_vma_lock[0]),
+            yn(row.per_vma_lock[1]),
+            opt(&row.build[0]),
+            opt(&row.build[1]),
+            opt(&row.warnings[0]),
+            opt(&row.warnings[1]),
+            if row.build[1].is_some() { row.new_warnings.len().to_string() } else { "-".into() },
+            row.coverage.map(|(c, t)| format!("{c}/{t}")).unwrap_or_else(|| "-".into()),
+            sec("text"),
+            sec("rodata"),
+            sec("data"),
+            sec("bss"),
+        ));
+    }
+    let infeasible: Vec<&Row> = r.rows.iter().filter(|r| r.feasible == Some(false)).collect();
+    if !infeasible.is_empty() {
+        s.push_str("\n## Infeasible cells\n\n");
+        for row in infeasible {
+            s.push_str(&format!("- {}: {}\n", row.id, row.reason.as_deref().unwrap_or("?")));
+        }
+    }
+    if struct_size {
+        s.push_str("\n## Struct sizes (bytes, base -> patched)\n\n| cell |");
+        for st in &run.structs {
+            s.push_str(&format!(" {st} |"));
+        }
+        s.push_str("\n|---|");
+        for _ in &run.structs {
+            s.push_str("---|");
+        }
+        s.push('\n');
+        for row in r.rows.iter().filter(|r| r.structs.iter().any(|d| d.base.is_some() || d.patched.is_some())) {
+            s.push_str(&format!("| {} |", row.id));
+            for d in &row.structs {
+                s.push_str(&format!(" {} -> {} ({}) |", opt(&d.base), opt(&d.patched), delta(d)));
+            }
+            s.push('\n');
+        }
+    }
+    let notes: Vec<String> = r
+        .rows
+        .iter()
+        .flat_map(|row| {
+            let mut v = Vec::new();
+            for w in &row.new_warnings {
+                v.push(format!("- {}: new warning: {w}", row.id));
+            }
+            if !row.not_compiled.is_empty() {
+                v.push(format!(
+                    "- {}: series files not compiled (no proof they build here): {}",
+                    row.id,
+                    row.not_compiled.join(", ")
+                ));
+            }
+            for d in &row.dropped {
+                v.push(format!("- {}: dropped {d}", row.id));
+            }
+            v
+        })
+        .collect();
+    if !notes.is_empty() {
+        s.push_str("\n## Notes\n\n");
+        s.push_str(&notes.join("\n"));
+        s.push('\n');
+    }
+    if !run.regressions.is_empty() {
+        s.push_str("\n## Regressions\n\n");
+        for reg in &run.regressions {
+            s.push_str(&format!("- {reg}\n"));
+        }
+    }
+    s
+}
+
+pub fn json(r: &Report) -> String {
+    serde_json::to_string_pretty(r).expect("serializable") + "\n"
+}
