@@ -67,35 +67,46 @@ SRC
 
 # Fetch Debian's linux-source tarball and turn it into a git repository.
 kernel_tree() {
-	local tree="$CACHE/linux" uri tmp tarball
+	local tree="$CACHE/linux" uri tmp tarball deb
 	if [ -d "$tree/.git" ] && git -C "$tree" rev-parse -q --verify HEAD >/dev/null; then
 		log "kernel tree ready: $tree ($(git -C "$tree" log -1 --format=%s))"
 		return 0
 	fi
-	uri=$(debian_uri)
-	tmp=$(mktemp -d "$CACHE/fetch.XXXXXX")
-	trap 'rm -rf "$tmp"' RETURN
-	mkdir -p "$tmp/lists" "$tmp/etc"
-	printf 'deb %s %s main\n' "$uri" "$KERNEL_SUITE" >"$tmp/etc/sources.list"
-	local aptopt=(-o Dir::Etc::sourcelist="$tmp/etc/sources.list"
-		-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$tmp/lists"
-		-o APT::Get::List-Cleanup=0 -o Acquire::AllowInsecureRepositories=0)
-	log "fetching $KERNEL_PKG from $KERNEL_SUITE"
-	apt-get "${aptopt[@]}" update -qq
-	(cd "$tmp" && apt-get "${aptopt[@]}" download "$KERNEL_PKG")
-	dpkg-deb -x "$tmp"/"$KERNEL_PKG"_*.deb "$tmp/root"
-	tarball=$(find "$tmp/root/usr/src" -name "$KERNEL_PKG.tar.*" | head -n 1)
-	[ -n "$tarball" ] || { log "no tarball in $KERNEL_PKG"; exit 3; }
+	mkdir -p "$CACHE/debs"
+	deb=$(find "$CACHE/debs" -name "${KERNEL_PKG}_*.deb" | sort | tail -n 1)
+	if [ -z "$deb" ]; then
+		uri=$(debian_uri)
+		tmp=$(mktemp -d "$CACHE/fetch.XXXXXX")
+		mkdir -p "$tmp/lists/partial" "$tmp/etc"
+		printf 'deb %s %s main\n' "$uri" "$KERNEL_SUITE" >"$tmp/etc/sources.list"
+		local aptopt=(-o Dir::Etc::sourcelist="$tmp/etc/sources.list"
+			-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$tmp/lists"
+			-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0)
+		log "fetching $KERNEL_PKG from $KERNEL_SUITE ($uri)"
+		apt-get "${aptopt[@]}" update -qq
+		(cd "$CACHE/debs" && apt-get "${aptopt[@]}" download "$KERNEL_PKG")
+		rm -rf "$tmp"
+		deb=$(find "$CACHE/debs" -name "${KERNEL_PKG}_*.deb" | sort | tail -n 1)
+	fi
+	tmp=$(mktemp -d "$CACHE/unpack.XXXXXX")
+	dpkg-deb -x "$deb" "$tmp"
+	tarball=$(find "$tmp/usr/src" -name "$KERNEL_PKG.tar.*" | head -n 1)
+	[ -n "$tarball" ] || { log "no tarball in $deb"; exit 3; }
 	rm -rf "$tree.new"
 	mkdir -p "$tree.new"
 	tar -xf "$tarball" -C "$tree.new" --strip-components=1
-	# Debian appends lines that ignore everything ("/*"); drop them so git
-	# sees the whole tree.
-	sed -i '/^# Debian/,$d; /^\/\*$/d; /^!/d' "$tree.new/.gitignore"
+	rm -rf "$tmp"
+	# Debian appends a block that ignores everything at the top level
+	# ("/*"); drop it so git status works as in an upstream tree.
+	sed -i '/^# Debian packaging/,$d' "$tree.new/.gitignore"
+	sed -i -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$tree.new/.gitignore"
+	sed -i '${/^#$/d}' "$tree.new/.gitignore"
 	local ver
 	ver=$(make -s -C "$tree.new" kernelversion 2>/dev/null || echo unknown)
 	git -C "$tree.new" init -q -b master
-	git -C "$tree.new" add -A
+	# --force: the tarball holds only sources, some of which the kernel's
+	# own .gitignore patterns match (upstream tracks them explicitly).
+	git -C "$tree.new" add --force --all
 	git -C "$tree.new" -c user.name=vmamatrix -c user.email=vmamatrix@localhost \
 		commit -q -m "Linux $ver (Debian $KERNEL_PKG)"
 	git -C "$tree.new" tag "v$ver"

@@ -101,10 +101,7 @@ pub fn build_args(
     jobs: usize,
     target: &str,
 ) -> Vec<String> {
-    let mut a = vec![
-        format!("O={}", build.display()),
-        format!("ARCH={srcarch}"),
-    ];
+    let mut a = vec![format!("O={}", build.display()), format!("ARCH={srcarch}")];
     a.extend(toolchain.iter().cloned());
     a.push(format!("-j{jobs}"));
     a.push(target.to_string());
@@ -139,11 +136,18 @@ mod tests {
 
     #[test]
     fn warning_lines() {
-        let w = d("/cache/src/mm/vma.c:12:5: warning: unused variable 'x' [-Wunused-variable]").unwrap();
-        assert_eq!((w.file.as_str(), w.line, w.kind.as_str()), ("mm/vma.c", 12, "warning"));
+        let w = d("/cache/src/mm/vma.c:12:5: warning: unused variable 'x' [-Wunused-variable]")
+            .unwrap();
+        assert_eq!(
+            (w.file.as_str(), w.line, w.kind.as_str()),
+            ("mm/vma.c", 12, "warning")
+        );
         assert_eq!(w.text, "unused variable 'x' [-Wunused-variable]");
         let e = d("../mm/memory.c:7: error: expected ';'").unwrap();
-        assert_eq!((e.file.as_str(), e.line, e.kind.as_str()), ("mm/memory.c", 7, "error"));
+        assert_eq!(
+            (e.file.as_str(), e.line, e.kind.as_str()),
+            ("mm/memory.c", 7, "error")
+        );
         let l = d("ld.lld-19: warning: lld uses blx instruction").is_none();
         assert!(l);
         assert!(d("  CC      mm/vma.o").is_none());
@@ -153,10 +157,14 @@ mod tests {
     #[test]
     fn new_warnings_ignore_line_moves() {
         let log_a = "a.c:1:1: warning: x\na.c:9:1: warning: y\n";
-        let log_b = "a.c:3:1: warning: x\na.c:9:1: warning: y\na.c:10:1: warning: y\nb.c:2:2: warning: z\n";
+        let log_b =
+            "a.c:3:1: warning: x\na.c:9:1: warning: y\na.c:10:1: warning: y\nb.c:2:2: warning: z\n";
         let a = parse_diagnostics(log_a, &[]);
         let b = parse_diagnostics(log_b, &[]);
-        let n: Vec<_> = new_diagnostics(&a, &b).iter().map(|d| (d.file.clone(), d.line)).collect();
+        let n: Vec<_> = new_diagnostics(&a, &b)
+            .iter()
+            .map(|d| (d.file.clone(), d.line))
+            .collect();
         assert_eq!(n, [("a.c".to_string(), 10), ("b.c".to_string(), 2)]);
     }
 
@@ -165,7 +173,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("mm")).unwrap();
         std::fs::write(dir.path().join("mm/vma.o"), b"").unwrap();
-        let touched = vec!["mm/vma.c".into(), "net/ipv4/tcp.c".into(), "include/linux/mm.h".into()];
+        let touched = vec![
+            "mm/vma.c".into(),
+            "net/ipv4/tcp.c".into(),
+            "include/linux/mm.h".into(),
+        ];
         let (c, m) = coverage(&touched, dir.path());
         assert_eq!(c, ["mm/vma.c"]);
         assert_eq!(m, ["net/ipv4/tcp.c"]);

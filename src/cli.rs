@@ -2,7 +2,6 @@
 
 use crate::engine::{self, Options, Prepared};
 use crate::error::{exit, Error, Result};
-use crate::events::Sink;
 use crate::matrix::{self, Matrix, Overrides, Selection};
 use crate::report::{self, progress::Progress};
 use crate::store::Results;
@@ -10,7 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "vmamatrix", version, about = "Build, measure and boot a kernel patch series across arch x SMP/UP x MMU/NOMMU")]
+#[command(
+    name = "vmamatrix",
+    version,
+    about = "Build, measure and boot a kernel patch series across arch x SMP/UP x MMU/NOMMU"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -194,8 +197,11 @@ fn plan_text(cells: &[engine::PlanCell]) -> String {
             c.id,
             match &c.reason {
                 None => format!(
-                    "feasible (PER_VMA_LOCK={}, {} dropped request(s))",
-                    if c.per_vma_lock { "y" } else { "n" },
+                    "feasible ({}{} dropped request(s))",
+                    c.tracked
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}, "))
+                        .collect::<String>(),
                     c.warnings.len()
                 ),
                 Some(r) => format!("infeasible: {r}"),
@@ -213,7 +219,3 @@ fn plan_text(cells: &[engine::PlanCell]) -> String {
     }
     s
 }
-
-/// Keep `Sink` in scope for trait-object coercions above.
-#[allow(dead_code)]
-fn _sink(_: &dyn Sink) {}

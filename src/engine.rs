@@ -86,16 +86,24 @@ impl Prepared {
             head: applied.head().to_string(),
             patches: series.patches.len(),
         });
-        let key = scratch.path.file_name().unwrap().to_string_lossy().into_owned();
+        let key = scratch
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let work = cache.join("work").join(key);
         std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
         let lock_path = work.join("lock");
         let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         if lock.try_lock().is_err() {
-            return Err(Error::Setup(format!(
-                "{}: another vmamatrix is building this kernel tree; wait for it to finish",
-                work.display()
-            )));
+            sink.event(Event::Notice {
+                msg: format!(
+                    "waiting for another vmamatrix that is using {}",
+                    work.display()
+                ),
+            });
+            lock.lock().map_err(|e| Error::io(&lock_path, e))?;
         }
         let scratch_path = scratch.path.clone();
         scratch.cleanup(&series)?;
@@ -141,7 +149,7 @@ pub struct PlanCell {
     pub feasible: bool,
     pub reason: Option<String>,
     pub warnings: Vec<kconfig::Dropped>,
-    pub per_vma_lock: bool,
+    pub tracked: std::collections::BTreeMap<String, String>,
     pub commands: Vec<String>,
 }
 
@@ -165,7 +173,7 @@ pub fn plan(p: &Prepared, opts: &Options, sink: &dyn Sink) -> Result<Vec<PlanCel
                     feasible: verdict.feasible,
                     reason: verdict.reason.clone(),
                     warnings: verdict.warnings.clone(),
-                    per_vma_lock: verdict.per_vma_lock,
+                    tracked: verdict.tracked.clone(),
                     commands,
                 })
             })
@@ -232,16 +240,12 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
     let pool = pool(opts.parallel)?;
     for (tree, commit) in &trees {
         // Only touch the source tree when some cell needs a real stage.
-        let todo: Vec<&Cell> = selected.iter().collect();
-        let mut checked_out = false;
-        let need = |c: &Cell| !ctx.cached(c, tree, commit);
-        if todo.iter().any(|c| need(c)) {
+        if selected.iter().any(|c| !ctx.cached(c, commit)) {
             p.checkout(tree, commit, sink)?;
-            checked_out = true;
         }
-        let _ = checked_out;
         pool.install(|| {
-            todo.par_iter()
+            selected
+                .par_iter()
                 .map(|cell| ctx.cell_tree(cell, tree, commit))
                 .collect::<Result<Vec<()>>>()
         })?;
@@ -277,7 +281,10 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
     for c in cells {
         let id = c.id();
         let get = |tree: &str, st: Stage| results.read_record(run_id, &id, tree, st);
-        let (bc, pc) = (get("base", Stage::Configure), get("patched", Stage::Configure));
+        let (bc, pc) = (
+            get("base", Stage::Configure),
+            get("patched", Stage::Configure),
+        );
         if let (Some(b), Some(p)) = (&bc, &pc) {
             if b.status == Status::Ok && p.status == Status::Infeasible {
                 out.push(format!("{id}: configuration became infeasible"));
@@ -325,7 +332,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn srcarch(&self, cell: &Cell) -> String {
-        self.p.matrix.arch(&cell.arch).srcarch(&cell.arch).to_string()
+        self.p
+            .matrix
+            .arch(&cell.arch)
+            .srcarch(&cell.arch)
+            .to_string()
     }
 
     fn jobs(&self) -> usize {
@@ -430,7 +441,7 @@ impl<'a> Ctx<'a> {
             .map(|k| self.opts.cache.join("records").join(&k[..2]).join(k))
     }
 
-    fn cached(&self, cell: &Cell, _tree: &Tree, commit: &str) -> bool {
+    fn cached(&self, cell: &Cell, commit: &str) -> bool {
         !self.opts.force
             && self
                 .cache_dir(cell, commit)
@@ -444,17 +455,16 @@ impl<'a> Ctx<'a> {
         }
         let dir = self.log_dir(cell, tree);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        if self.cached(cell, tree, commit) {
+        if self.cached(cell, commit) {
             return self.replay(cell, tree, commit, &dir);
         }
-        let (crec, verdict) = self.configure(cell, tree, commit, Some(&dir))?;
+        let (_, verdict) = self.configure(cell, tree, commit, Some(&dir))?;
         if verdict.feasible && !proc::interrupted() {
             let brec = self.build(cell, tree, commit, &dir)?;
             if brec.status == Status::Ok && !proc::interrupted() {
                 self.measure(cell, tree, commit, &dir)?;
             }
         }
-        let _ = crec;
         if !proc::interrupted() {
             self.store_cache(cell, commit, &dir);
         }
@@ -511,7 +521,9 @@ impl<'a> Ctx<'a> {
         store::write_atomic(&allconfig, text.as_bytes())?;
         let srcarch = self.srcarch(cell);
         let args = kconfig::configure_args(&srcarch, &m.toolchain, &bdir, &allconfig);
-        let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| self.log_dir(cell, tree));
+        let dir = dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.log_dir(cell, tree));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let log = dir.join("configure.log");
         let _ = std::fs::remove_file(&log);
@@ -549,7 +561,7 @@ impl<'a> Ctx<'a> {
         let _ = store::write_atomic(&dir.join("config"), cfg_text.as_bytes());
         let config = kconfig::parse_config(&cfg_text);
         let index = self.kconfig_index(&srcarch, commit);
-        let verdict = kconfig::verdict(cell, &reqs, &config, &index);
+        let verdict = kconfig::verdict(cell, &reqs, &config, &index, &m.track);
         let mut r = self.record(cell, tree, Stage::Configure, commit);
         r.status = if verdict.feasible {
             Status::Ok
@@ -570,9 +582,13 @@ impl<'a> Ctx<'a> {
         let summary = match &verdict.reason {
             Some(why) => why.clone(),
             None => format!(
-                "feasible, {} dropped, PER_VMA_LOCK={}",
+                "feasible, {} dropped{}",
                 verdict.warnings.len(),
-                if verdict.per_vma_lock { "y" } else { "n" }
+                verdict
+                    .tracked
+                    .iter()
+                    .map(|(k, v)| format!(", {k}={v}"))
+                    .collect::<String>()
             ),
         };
         self.finished(&r, tree, summary);
@@ -751,7 +767,10 @@ fn tail_lines(path: &Path, n: usize) -> Vec<String> {
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    for e in std::fs::read_dir(from).map_err(|e| Error::io(from, e))?.flatten() {
+    for e in std::fs::read_dir(from)
+        .map_err(|e| Error::io(from, e))?
+        .flatten()
+    {
         let p = e.path();
         if p.is_file() {
             let dest = to.join(e.file_name());

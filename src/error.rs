@@ -34,10 +34,7 @@ pub enum Error {
     #[error("{0}")]
     Setup(String),
     #[error("{path}: {msg}")]
-    Io {
-        path: PathBuf,
-        msg: String,
-    },
+    Io { path: PathBuf, msg: String },
     #[error("series {path}: {msg}")]
     SeriesParse { path: PathBuf, msg: String },
     #[error("patch {number} \"{subject}\" refused: {msg}")]

@@ -84,7 +84,10 @@ pub fn parse_fragment(text: &str, file: &str) -> Result<Vec<Request>> {
             continue;
         } else if let Some((k, v)) = line.strip_prefix("CONFIG_").and_then(|l| l.split_once('=')) {
             if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(Error::Setup(format!("{file}:{}: bad symbol name {k:?}", i + 1)));
+                return Err(Error::Setup(format!(
+                    "{file}:{}: bad symbol name {k:?}",
+                    i + 1
+                )));
             }
             out.push(req(k, v));
         } else {
@@ -155,7 +158,10 @@ pub struct Verdict {
     /// Requests Kconfig dropped that do not make the cell infeasible.
     pub warnings: Vec<Dropped>,
     pub requested: usize,
-    pub per_vma_lock: bool,
+    /// Values of the matrix's tracked symbols: "y", "m", "n", or
+    /// "undefined" when no Kconfig file of this tree defines the symbol.
+    #[serde(default)]
+    pub tracked: BTreeMap<String, String>,
 }
 
 /// Judge a resolved .config against the cell's requests.
@@ -164,6 +170,7 @@ pub fn verdict(
     reqs: &[Request],
     config: &BTreeMap<String, Value>,
     kconfig: &KconfigIndex,
+    tracked: &[String],
 ) -> Verdict {
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
@@ -191,7 +198,17 @@ pub fn verdict(
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         warnings,
         requested: reqs.len(),
-        per_vma_lock: value(config, "PER_VMA_LOCK") == "y",
+        tracked: tracked
+            .iter()
+            .map(|t| {
+                let v = if kconfig.defines(t) {
+                    value(config, t).to_string()
+                } else {
+                    "undefined".to_string()
+                };
+                (t.clone(), v)
+            })
+            .collect(),
     }
 }
 
@@ -216,7 +233,11 @@ pub struct KconfigIndex {
 struct Def {
     at: String,
     prompt: bool,
+    /// `if COND` of the prompt: the prompt is only visible when COND holds.
+    prompt_if: Option<String>,
     default_bool: Option<String>,
+    /// First `default` value.
+    default: Option<String>,
     depends: Vec<String>,
 }
 
@@ -234,7 +255,11 @@ impl KconfigIndex {
             };
             for e in rd.flatten() {
                 let p = e.path();
-                let rel = p.strip_prefix(src).unwrap_or(&p).to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(src)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
                 let Ok(ft) = e.file_type() else { continue };
                 if ft.is_dir() {
                     let skip = rel.starts_with("arch/")
@@ -289,10 +314,18 @@ impl KconfigIndex {
             let kw = words.next().unwrap_or("");
             let rest = words.next().unwrap_or("").trim();
             match kw {
-                "bool" | "tristate" | "string" | "int" | "hex" if rest.starts_with('"') => {
-                    def.prompt = true
+                "bool" | "tristate" | "string" | "int" | "hex" | "prompt"
+                    if rest.starts_with('"') =>
+                {
+                    def.prompt = true;
+                    let after = rest[1..].find('"').map(|i| &rest[i + 2..]).unwrap_or("");
+                    if let Some(c) = after.trim().strip_prefix("if ") {
+                        def.prompt_if = Some(c.trim().to_string());
+                    }
                 }
-                "prompt" => def.prompt = true,
+                "default" if def.default.is_none() => {
+                    def.default = Some(rest.split(" if ").next().unwrap_or(rest).trim().to_string())
+                }
                 "def_bool" | "def_tristate" => def.default_bool = Some(rest.to_string()),
                 "depends" => {
                     if let Some(e) = rest.strip_prefix("on") {
@@ -310,6 +343,11 @@ impl KconfigIndex {
             }
         }
         flush(&mut cur, &mut self.defs);
+    }
+
+    /// Whether any Kconfig file this architecture reads defines `sym`.
+    pub fn defines(&self, sym: &str) -> bool {
+        self.defs.contains_key(sym)
     }
 
     /// Why `sym` came out `got` although `requested` was asked for.
@@ -343,6 +381,16 @@ impl KconfigIndex {
                     d.default_bool.as_deref().unwrap_or("")
                 );
             }
+            if let Some(d) = defs.iter().find(|d| !d.prompt && d.default.is_some()) {
+                return format!(
+                    "{} defines {sym} with no prompt and `default {}`: {arch} always has it",
+                    d.at,
+                    d.default.as_deref().unwrap_or("")
+                );
+            }
+            if let Some(why) = hidden_prompt(defs, config) {
+                return format!("{why}, so it keeps its default");
+            }
             return format!("Kconfig kept {sym}={got} ({})", defs[0].at);
         }
         let mut unmet = Vec::new();
@@ -350,7 +398,11 @@ impl KconfigIndex {
             for dep in &d.depends {
                 let bad: Vec<String> = unmet_symbols(dep, config);
                 if !bad.is_empty() {
-                    unmet.push(format!("depends on {dep} ({}), but {}", d.at, bad.join(", ")));
+                    unmet.push(format!(
+                        "depends on {dep} ({}), but {}",
+                        d.at,
+                        bad.join(", ")
+                    ));
                 }
             }
         }
@@ -358,11 +410,37 @@ impl KconfigIndex {
             unmet.dedup();
             return unmet.join("; ");
         }
+        if let Some(why) = hidden_prompt(defs, config) {
+            return format!("{why}, so it cannot be set by hand");
+        }
         if defs.iter().all(|d| !d.prompt) {
             return format!("{} has no prompt, so it cannot be set by hand", defs[0].at);
         }
         format!("Kconfig resolved {sym}={got} ({})", defs[0].at)
     }
+}
+
+/// "the prompt of X (file:line) only shows if COND, but A=n" when every
+/// prompt of the symbol is hidden by its `if` condition.
+fn hidden_prompt(defs: &[Def], config: &BTreeMap<String, Value>) -> Option<String> {
+    let prompted: Vec<&Def> = defs.iter().filter(|d| d.prompt).collect();
+    if prompted.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for d in prompted {
+        let cond = d.prompt_if.as_ref()?;
+        let bad = unmet_symbols(cond, config);
+        if bad.is_empty() {
+            return None;
+        }
+        out.push(format!(
+            "its prompt ({}) only shows if {cond}, but {}",
+            d.at,
+            bad.join(", ")
+        ));
+    }
+    Some(out.join("; "))
 }
 
 /// Symbols of a `depends on` expression whose value works against it:
@@ -397,11 +475,13 @@ fn unmet_symbols(expr: &str, config: &BTreeMap<String, Value>) -> Vec<String> {
 }
 
 /// The make command line of the configure stage.
-pub fn configure_args(srcarch: &str, toolchain: &[String], build: &Path, allconfig: &Path) -> Vec<String> {
-    let mut a = vec![
-        format!("O={}", build.display()),
-        format!("ARCH={srcarch}"),
-    ];
+pub fn configure_args(
+    srcarch: &str,
+    toolchain: &[String],
+    build: &Path,
+    allconfig: &Path,
+) -> Vec<String> {
+    let mut a = vec![format!("O={}", build.display()), format!("ARCH={srcarch}")];
     a.extend(toolchain.iter().cloned());
     a.push(format!("KCONFIG_ALLCONFIG={}", allconfig.display()));
     a.push("allnoconfig".into());
@@ -418,8 +498,15 @@ mod tests {
 
     #[test]
     fn fragment_parsing() {
-        let r = parse_fragment("# c\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n", "f").unwrap();
-        let v: Vec<_> = r.iter().map(|r| (r.symbol.as_str(), r.value.as_str(), r.line)).collect();
+        let r = parse_fragment(
+            "# c\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n",
+            "f",
+        )
+        .unwrap();
+        let v: Vec<_> = r
+            .iter()
+            .map(|r| (r.symbol.as_str(), r.value.as_str(), r.line))
+            .collect();
         assert_eq!(v, [("A", "y", 2), ("B", "n", 3), ("C", "\"x y\"", 4)]);
         let e = parse_fragment("CONFIG_A=y\nSMP=y\n", "configs/x.config").unwrap_err();
         assert!(e.to_string().starts_with("configs/x.config:2:"), "{e}");
@@ -427,7 +514,11 @@ mod tests {
 
     #[test]
     fn config_check_finds_dropped() {
-        let reqs = parse_fragment("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\nCONFIG_D=m\n", "f").unwrap();
+        let reqs = parse_fragment(
+            "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\nCONFIG_D=m\n",
+            "f",
+        )
+        .unwrap();
         let c = cfg("CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=y\n");
         let bad: Vec<_> = check(&reqs, &c)
             .into_iter()
@@ -457,12 +548,33 @@ mod tests {
             why,
             "arch/arm64/Kconfig:5 defines SMP as `def_bool y` with no prompt: arm64 always has it"
         );
-        assert_eq!(k.explain("FOO", "n", "y", &c), "no Kconfig symbol FOO exists for arm64");
+        assert_eq!(
+            k.explain("FOO", "n", "y", &c),
+            "no Kconfig symbol FOO exists for arm64"
+        );
         let why = k.explain("BIG", "y", "n", &c);
-        assert_eq!(why, "depends on MMU && !TINY (arch/arm64/Kconfig:8), but MMU=n, TINY=y");
+        assert_eq!(
+            why,
+            "depends on MMU && !TINY (arch/arm64/Kconfig:8), but MMU=n, TINY=y"
+        );
         let mut k2 = index();
         k2.add_file("lib/Kconfig", "config FOO\n\tbool\n");
-        assert_eq!(k2.explain("FOO", "n", "y", &c), "selected by ARM64 (arch/arm64/Kconfig:3)");
+        assert_eq!(
+            k2.explain("FOO", "n", "y", &c),
+            "selected by ARM64 (arch/arm64/Kconfig:3)"
+        );
+        k2.add_file(
+            "drivers/tty/Kconfig",
+            "config VT\n\tbool \"Virtual terminal\" if EXPERT\n\tdefault y\nconfig MMU2\n\tbool\n\tdefault y\n",
+        );
+        assert_eq!(
+            k2.explain("VT", "n", "y", &c),
+            "its prompt (drivers/tty/Kconfig:1) only shows if EXPERT, but EXPERT=n, so it keeps its default"
+        );
+        assert_eq!(
+            k2.explain("MMU2", "n", "y", &c),
+            "drivers/tty/Kconfig:4 defines MMU2 with no prompt and `default y`: arm64 always has it"
+        );
     }
 
     #[test]
@@ -473,12 +585,22 @@ mod tests {
             smp: Smp::Up,
             mmu: Mmu::Mmu,
         };
-        let reqs = parse_fragment("# CONFIG_SMP is not set\nCONFIG_BIG=y\n", "configs/up.config").unwrap();
+        let reqs = parse_fragment(
+            "# CONFIG_SMP is not set\nCONFIG_BIG=y\n",
+            "configs/up.config",
+        )
+        .unwrap();
         let c = cfg("CONFIG_SMP=y\nCONFIG_MMU=y\n");
-        let v = verdict(&cell, &reqs, &c, &k);
+        let v = verdict(&cell, &reqs, &c, &k, &["SMP".into(), "NOPE".into()]);
         assert!(!v.feasible);
-        assert!(v.reason.as_deref().unwrap().starts_with("CONFIG_SMP=n requested, got y: arch/arm64/Kconfig:5"));
+        assert!(v
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("CONFIG_SMP=n requested, got y: arch/arm64/Kconfig:5"));
         assert_eq!(v.warnings.len(), 1);
         assert_eq!(v.warnings[0].from, "configs/up.config:2");
+        assert_eq!(v.tracked["SMP"], "y");
+        assert_eq!(v.tracked["NOPE"], "undefined");
     }
 }

@@ -8,7 +8,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The seven architectures the default matrix covers.
-pub const DEFAULT_ARCHES: [&str; 7] = ["arm", "arm64", "loongarch", "powerpc", "riscv", "s390", "x86"];
+pub const DEFAULT_ARCHES: [&str; 7] = [
+    "arm",
+    "arm64",
+    "loongarch",
+    "powerpc",
+    "riscv",
+    "s390",
+    "x86",
+];
 pub const DEFAULT_STRUCTS: [&str; 2] = ["vm_area_struct", "mm_struct"];
 
 /// matrix.toml as written by the user. Paths are relative to the file.
@@ -26,6 +34,7 @@ struct MatrixFile {
     mmu: Option<Vec<Mmu>>,
     structs: Option<Vec<String>>,
     probe: Option<String>,
+    track: Option<Vec<String>>,
     timeout: Option<u64>,
     #[serde(default)]
     arch: BTreeMap<String, Arch>,
@@ -100,6 +109,8 @@ pub struct Matrix {
     pub structs: Vec<String>,
     /// Source file whose kbuild command compiles the struct probe.
     pub probe: String,
+    /// Kconfig symbols whose value is recorded for every cell and tree.
+    pub track: Vec<String>,
     /// Seconds a single build may take before it counts as failed.
     pub timeout: u64,
     pub arch: BTreeMap<String, Arch>,
@@ -198,6 +209,7 @@ impl Matrix {
                 .structs
                 .unwrap_or_else(|| DEFAULT_STRUCTS.iter().map(|s| s.to_string()).collect()),
             probe: file.probe.unwrap_or_else(|| "mm/init-mm.c".into()),
+            track: file.track.unwrap_or_else(|| vec!["PER_VMA_LOCK".into()]),
             timeout: file.timeout.unwrap_or(3600),
             arch: table,
         })
@@ -228,10 +240,7 @@ impl Matrix {
 /// Parse matrix.toml text; errors carry file, line and column.
 fn parse(text: &str, path: &Path) -> Result<MatrixFile> {
     toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((1, 1));
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         Error::Matrix {
             path: path.to_path_buf(),
             line,
@@ -278,7 +287,7 @@ impl Selection {
 
     pub fn matches(&self, c: &Cell) -> bool {
         let id = c.id();
-        if !self.ids.is_empty() && !self.ids.iter().any(|i| *i == id) {
+        if !self.ids.is_empty() && !self.ids.contains(&id) {
             return false;
         }
         let val = |k: &str| match k {
@@ -347,13 +356,26 @@ mod tests {
         let cells = m.cells();
         let pick = |s: &str| -> Vec<String> {
             let sel = Selection::parse(s).unwrap();
-            cells.iter().filter(|c| sel.matches(c)).map(Cell::id).collect()
+            cells
+                .iter()
+                .filter(|c| sel.matches(c))
+                .map(Cell::id)
+                .collect()
         };
         assert_eq!(pick("arch=x86").len(), 4);
-        assert_eq!(pick("arch=riscv,mmu=nommu"), ["riscv-smp-nommu", "riscv-up-nommu"]);
-        assert_eq!(pick("arch=x86,arch=arm,smp=up,mmu=mmu"), ["arm-up-mmu", "x86-up-mmu"]);
+        assert_eq!(
+            pick("arch=riscv,mmu=nommu"),
+            ["riscv-smp-nommu", "riscv-up-nommu"]
+        );
+        assert_eq!(
+            pick("arch=x86,arch=arm,smp=up,mmu=mmu"),
+            ["arm-up-mmu", "x86-up-mmu"]
+        );
         assert_eq!(pick("x86-up-mmu"), ["x86-up-mmu"]);
         assert!(Selection::parse("cpu=x").is_err());
-        assert!(Selection::parse("x86-quad-mmu").unwrap().validate(&cells).is_err());
+        assert!(Selection::parse("x86-quad-mmu")
+            .unwrap()
+            .validate(&cells)
+            .is_err());
     }
 }

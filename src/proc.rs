@@ -142,7 +142,10 @@ mod tests {
         let log = dir.path().join("log");
         let mut c = Command::new("sh");
         c.args(["-c", "echo hello; echo err >&2; exit 3"]);
-        assert_eq!(run_logged(c, &log, Duration::from_secs(10)).unwrap(), Outcome::Exited(3));
+        assert_eq!(
+            run_logged(c, &log, Duration::from_secs(10)).unwrap(),
+            Outcome::Exited(3)
+        );
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "hello\nerr\n");
         let mut c = Command::new("sh");
         c.args(["-c", "sleep 30 & sleep 30"]);

@@ -195,7 +195,13 @@ impl Results {
         write_json(&self.record_path(run_id, &r.cell, &r.tree, r.stage), r)
     }
 
-    pub fn read_record(&self, run_id: &str, cell: &str, tree: &str, stage: Stage) -> Option<Record> {
+    pub fn read_record(
+        &self,
+        run_id: &str,
+        cell: &str,
+        tree: &str,
+        stage: Stage,
+    ) -> Option<Record> {
         read_json(&self.record_path(run_id, cell, tree, stage)).ok()
     }
 
@@ -266,7 +272,10 @@ pub fn now_utc() -> String {
 
 /// A run id from a timestamp: `20261124-171500`.
 pub fn run_id_from(ts: &str) -> String {
-    ts.replace(['-', ':'], "").replace('T', "-").trim_end_matches('Z').to_string()
+    ts.replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string()
 }
 
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
@@ -288,7 +297,10 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(crate::series::mail::days_from_civil(2026, 11, 24)), (2026, 11, 24));
+        assert_eq!(
+            civil_from_days(crate::series::mail::days_from_civil(2026, 11, 24)),
+            (2026, 11, 24)
+        );
         assert_eq!(run_id_from("2026-11-24T17:05:09Z"), "20261124-170509");
     }
 

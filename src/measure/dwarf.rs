@@ -23,7 +23,11 @@ impl Layout {
     /// Sum of byte holes, as pahole's "sum holes" counts them (bit holes
     /// inside a bitfield's storage unit are not included).
     pub fn hole_bytes(&self) -> u64 {
-        self.holes.iter().filter(|h| !h.in_bitfield).map(|h| h.bits / 8).sum()
+        self.holes
+            .iter()
+            .filter(|h| !h.in_bitfield)
+            .map(|h| h.bits / 8)
+            .sum()
     }
 }
 
@@ -75,7 +79,9 @@ pub fn layouts(data: &[u8], names: &[String]) -> Result<Vec<Layout>, String> {
         RunTimeEndian::Big
     };
     let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
-        Ok(section_data(&file, id.name()).map(Cow::Owned).unwrap_or(Cow::Borrowed(&[])))
+        Ok(section_data(&file, id.name())
+            .map(Cow::Owned)
+            .unwrap_or(Cow::Borrowed(&[])))
     };
     let sections = gimli::DwarfSections::load(load).map_err(|e| e.to_string())?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, endian));
@@ -202,9 +208,13 @@ impl Ctx<'_> {
         };
         let name = n.name.clone();
         match n.tag {
-            gimli::DW_TAG_structure_type => format!("struct {}", name.unwrap_or_else(|| "{...}".into())),
+            gimli::DW_TAG_structure_type => {
+                format!("struct {}", name.unwrap_or_else(|| "{...}".into()))
+            }
             gimli::DW_TAG_union_type => format!("union {}", name.unwrap_or_else(|| "{...}".into())),
-            gimli::DW_TAG_enumeration_type => format!("enum {}", name.unwrap_or_else(|| "{...}".into())),
+            gimli::DW_TAG_enumeration_type => {
+                format!("enum {}", name.unwrap_or_else(|| "{...}".into()))
+            }
             gimli::DW_TAG_pointer_type => format!("{} *", self.type_name(n.ty)),
             gimli::DW_TAG_const_type => format!("const {}", self.type_name(n.ty)),
             gimli::DW_TAG_volatile_type => format!("volatile {}", self.type_name(n.ty)),
@@ -308,8 +318,12 @@ fn section_data(file: &object::File<'_>, name: &str) -> Option<Vec<u8>> {
         };
         let _ = matches!(rel.flags(), RelocationFlags::Elf { .. });
         let sym_value = match rel.target() {
-            RelocationTarget::Symbol(i) => file.symbol_by_index(i).map(|s| s.address()).unwrap_or(0),
-            RelocationTarget::Section(i) => file.section_by_index(i).map(|s| s.address()).unwrap_or(0),
+            RelocationTarget::Symbol(i) => {
+                file.symbol_by_index(i).map(|s| s.address()).unwrap_or(0)
+            }
+            RelocationTarget::Section(i) => {
+                file.section_by_index(i).map(|s| s.address()).unwrap_or(0)
+            }
             _ => 0,
         };
         let off = off as usize;
@@ -381,18 +395,42 @@ mod tests {
         assert_eq!(l.len(), 1);
         let d = &l[0];
         assert_eq!(d.size, 40);
-        let names: Vec<_> = d.members.iter().map(|m| (m.name.as_str(), m.offset, m.size)).collect();
+        let names: Vec<_> = d
+            .members
+            .iter()
+            .map(|m| (m.name.as_str(), m.offset, m.size))
+            .collect();
         assert_eq!(
             names,
-            [("c", 0, 1), ("l", 8, 8), ("bits", 16, 4), ("more", 16, 4), ("in", 18, 4), ("p", 24, 8), ("tail", 32, 1)]
+            [
+                ("c", 0, 1),
+                ("l", 8, 8),
+                ("bits", 16, 4),
+                ("more", 16, 4),
+                ("in", 18, 4),
+                ("p", 24, 8),
+                ("tail", 32, 1)
+            ]
         );
         assert_eq!(d.members[2].bit_size, Some(3));
         assert_eq!(d.members[4].type_name, "struct inner[2]");
         assert_eq!(d.members[5].type_name, "void *");
         // As pahole prints it: 7 bytes hole after c, an 8-bit hole after the
         // bitfields, 2 bytes after in; sum holes 9; padding 7.
-        let h = |after: &str, offset, bits, in_bitfield| Hole { after: after.into(), offset, bits, in_bitfield };
-        assert_eq!(d.holes, [h("c", 1, 56, false), h("more", 17, 8, true), h("in", 22, 16, false)]);
+        let h = |after: &str, offset, bits, in_bitfield| Hole {
+            after: after.into(),
+            offset,
+            bits,
+            in_bitfield,
+        };
+        assert_eq!(
+            d.holes,
+            [
+                h("c", 1, 56, false),
+                h("more", 17, 8, true),
+                h("in", 22, 16, false)
+            ]
+        );
         assert_eq!(d.hole_bytes(), 9);
         assert_eq!(d.padding, 7);
     }

@@ -19,7 +19,10 @@ pub fn recorded_command(build: &Path, obj: &str) -> Result<String, String> {
     let p = Path::new(obj);
     let cmd_file = build
         .join(p.parent().unwrap_or(Path::new("")))
-        .join(format!(".{}.cmd", p.file_name().unwrap_or_default().to_string_lossy()));
+        .join(format!(
+            ".{}.cmd",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        ));
     let text = std::fs::read_to_string(&cmd_file)
         .map_err(|e| format!("{}: {e} (was {obj} built?)", cmd_file.display()))?;
     let line = text
@@ -92,6 +95,8 @@ mod tests {
             cmd,
             "clang-19 -nostdinc -DX='\"a;b\"' -c -o /b/probe.o /s/mm/init-mm.c -g -gdwarf-4 -fno-eliminate-unused-debug-types"
         );
-        assert!(recorded_command(dir.path(), "mm/nope.o").unwrap_err().contains("was mm/nope.o built?"));
+        assert!(recorded_command(dir.path(), "mm/nope.o")
+            .unwrap_err()
+            .contains("was mm/nope.o built?"));
     }
 }

@@ -17,7 +17,8 @@ pub struct Row {
     pub feasible: Option<bool>,
     pub reason: Option<String>,
     pub dropped: Vec<String>,
-    pub per_vma_lock: [Option<bool>; 2],
+    /// Tracked Kconfig symbols: name -> [base, patched] values.
+    pub tracked: std::collections::BTreeMap<String, [Option<String>; 2]>,
     pub build: [Option<String>; 2],
     pub warnings: [Option<usize>; 2],
     pub new_warnings: Vec<String>,
@@ -73,7 +74,12 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
     let conf: Vec<Option<Record>> = trees.iter().map(|t| get(t, Stage::Configure)).collect();
     let build: Vec<Option<Record>> = trees.iter().map(|t| get(t, Stage::Build)).collect();
     let meas: Vec<Option<Record>> = trees.iter().map(|t| get(t, Stage::Measure)).collect();
-    let verdict = |i: usize| conf[i].as_ref().and_then(|r| r.configure.as_ref()).map(|c| &c.verdict);
+    let verdict = |i: usize| {
+        conf[i]
+            .as_ref()
+            .and_then(|r| r.configure.as_ref())
+            .map(|c| &c.verdict)
+    };
     let feasible = verdict(1).or(verdict(0)).map(|v| v.feasible);
     let reason = verdict(1).or(verdict(0)).and_then(|v| v.reason.clone());
     let dropped = verdict(1)
@@ -81,7 +87,12 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         .map(|v| {
             v.warnings
                 .iter()
-                .map(|d| format!("CONFIG_{}={} -> {}: {}", d.symbol, d.requested, d.got, d.why))
+                .map(|d| {
+                    format!(
+                        "CONFIG_{}={} -> {}: {}",
+                        d.symbol, d.requested, d.got, d.why
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -99,12 +110,14 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
     let mut sections = Vec::new();
     for name in ["text", "rodata", "data", "bss"] {
         let pick = |i: usize| {
-            mdata(i).and_then(|m| m.vmlinux.as_ref()).map(|s| match name {
-                "text" => s.text,
-                "rodata" => s.rodata,
-                "data" => s.data,
-                _ => s.bss,
-            })
+            mdata(i)
+                .and_then(|m| m.vmlinux.as_ref())
+                .map(|s| match name {
+                    "text" => s.text,
+                    "rodata" => s.rodata,
+                    "data" => s.data,
+                    _ => s.bss,
+                })
         };
         sections.push(SizeDelta {
             name: name.into(),
@@ -137,8 +150,14 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
     let coverage = bdata(1)
         .or(bdata(0))
         .map(|b| (b.compiled.len(), b.compiled.len() + b.not_compiled.len()));
-    let not_compiled = bdata(1).or(bdata(0)).map(|b| b.not_compiled.clone()).unwrap_or_default();
-    let regression = run.regressions.iter().any(|r| r.starts_with(&format!("{id}:")));
+    let not_compiled = bdata(1)
+        .or(bdata(0))
+        .map(|b| b.not_compiled.clone())
+        .unwrap_or_default();
+    let regression = run
+        .regressions
+        .iter()
+        .any(|r| r.starts_with(&format!("{id}:")));
     Row {
         id: id.to_string(),
         arch: arch.to_string(),
@@ -146,9 +165,20 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         feasible,
         reason,
         dropped,
-        per_vma_lock: [verdict(0).map(|v| v.per_vma_lock), verdict(1).map(|v| v.per_vma_lock)],
+        tracked: {
+            let mut t = std::collections::BTreeMap::new();
+            for i in 0..2 {
+                for (k, v) in verdict(i).map(|v| v.tracked.clone()).unwrap_or_default() {
+                    t.entry(k).or_insert([None, None])[i] = Some(v);
+                }
+            }
+            t
+        },
         build: [build_status(0), build_status(1)],
-        warnings: [bdata(0).map(|b| b.warnings.len()), bdata(1).map(|b| b.warnings.len())],
+        warnings: [
+            bdata(0).map(|b| b.warnings.len()),
+            bdata(1).map(|b| b.warnings.len()),
+        ],
         new_warnings,
         coverage,
         not_compiled,
@@ -170,12 +200,21 @@ fn delta(d: &SizeDelta) -> String {
     }
 }
 
-fn yn(b: Option<bool>) -> &'static str {
-    match b {
-        Some(true) => "y",
-        Some(false) => "n",
-        None => "-",
-    }
+/// `PER_VMA_LOCK=n->undefined` for every tracked symbol.
+fn tracked(row: &Row) -> String {
+    row.tracked
+        .iter()
+        .map(|(k, [b, p])| {
+            let b = b.as_deref().unwrap_or("-");
+            let p = p.as_deref().unwrap_or("-");
+            if b == p {
+                format!("{k}={b}")
+            } else {
+                format!("{k}={b}->{p}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The markdown report.
@@ -196,7 +235,7 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         run.finished.as_deref().unwrap_or("(not finished)"),
         if run.interrupted { " (interrupted)" } else { "" },
     ));
-    s.push_str("| cell | feasible | PER_VMA_LOCK base/patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ |\n");
+    s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ |\n");
     s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in &r.rows {
         if !row.selected && row.feasible.is_none() {
@@ -211,31 +250,54 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             Some(false) => "no".to_string(),
             None => "-".to_string(),
         };
-        let sec = |n: &str| row.sections.iter().find(|d| d.name == n).map(delta).unwrap_or_default();
+        let sec = |n: &str| {
+            row.sections
+                .iter()
+                .find(|d| d.name == n)
+                .map(delta)
+                .unwrap_or_default()
+        };
         s.push_str(&format!(
-            "| {}{} | {} | {}/{} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} |\n",
+            "| {}{} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} |\n",
             row.id,
-            if row.regression { " **REGRESSION**" } else { "" },
+            if row.regression {
+                " **REGRESSION**"
+            } else {
+                ""
+            },
             feas,
-            yn(row.per_vma_lock[0]),
-            yn(row.per_vma_lock[1]),
+            tracked(row),
             opt(&row.build[0]),
             opt(&row.build[1]),
             opt(&row.warnings[0]),
             opt(&row.warnings[1]),
-            if row.build[1].is_some() { row.new_warnings.len().to_string() } else { "-".into() },
-            row.coverage.map(|(c, t)| format!("{c}/{t}")).unwrap_or_else(|| "-".into()),
+            if row.build[1].is_some() {
+                row.new_warnings.len().to_string()
+            } else {
+                "-".into()
+            },
+            row.coverage
+                .map(|(c, t)| format!("{c}/{t}"))
+                .unwrap_or_else(|| "-".into()),
             sec("text"),
             sec("rodata"),
             sec("data"),
             sec("bss"),
         ));
     }
-    let infeasible: Vec<&Row> = r.rows.iter().filter(|r| r.feasible == Some(false)).collect();
+    let infeasible: Vec<&Row> = r
+        .rows
+        .iter()
+        .filter(|r| r.feasible == Some(false))
+        .collect();
     if !infeasible.is_empty() {
         s.push_str("\n## Infeasible cells\n\n");
         for row in infeasible {
-            s.push_str(&format!("- {}: {}\n", row.id, row.reason.as_deref().unwrap_or("?")));
+            s.push_str(&format!(
+                "- {}: {}\n",
+                row.id,
+                row.reason.as_deref().unwrap_or("?")
+            ));
         }
     }
     if struct_size {
@@ -248,10 +310,19 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             s.push_str("---|");
         }
         s.push('\n');
-        for row in r.rows.iter().filter(|r| r.structs.iter().any(|d| d.base.is_some() || d.patched.is_some())) {
+        for row in r.rows.iter().filter(|r| {
+            r.structs
+                .iter()
+                .any(|d| d.base.is_some() || d.patched.is_some())
+        }) {
             s.push_str(&format!("| {} |", row.id));
             for d in &row.structs {
-                s.push_str(&format!(" {} -> {} ({}) |", opt(&d.base), opt(&d.patched), delta(d)));
+                s.push_str(&format!(
+                    " {} -> {} ({}) |",
+                    opt(&d.base),
+                    opt(&d.patched),
+                    delta(d)
+                ));
             }
             s.push('\n');
         }

@@ -175,6 +175,9 @@ mod tests {
             cached: true,
         });
         let s = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(s, "x86-up-mmu patched build: ok [cached] (12.0s) exit status 0\n");
+        assert_eq!(
+            s,
+            "x86-up-mmu patched build: ok [cached] (12.0s) exit status 0\n"
+        );
     }
 }

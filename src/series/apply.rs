@@ -135,7 +135,11 @@ impl Scratch {
                 let hunk = last_hunk.borrow().clone();
                 return Err(conflict(
                     &last_file.borrow(),
-                    if hunk.is_empty() { "file header" } else { &hunk },
+                    if hunk.is_empty() {
+                        "file header"
+                    } else {
+                        &hunk
+                    },
                     e.message(),
                 ));
             }
@@ -149,7 +153,8 @@ impl Scratch {
             &m.author_name
         };
         let author = Signature::new(name, &m.author_email, &Time::new(secs, offset))?;
-        let committer = Signature::new("vmamatrix", "vmamatrix@localhost", &Time::new(secs, offset))?;
+        let committer =
+            Signature::new("vmamatrix", "vmamatrix@localhost", &Time::new(secs, offset))?;
         let message = if m.message.is_empty() {
             format!("{}\n", m.subject)
         } else {

@@ -46,7 +46,10 @@ pub fn export_tree(repo_path: &Path, commit: &str, dir: &Path) -> Result<Export>
 
     if let Some(old) = old_tree {
         // Record both ends first: an interrupted update is redone from `from`.
-        write_stamp(format!("{} {commit}\n", from.as_deref().unwrap_or_default()))?;
+        write_stamp(format!(
+            "{} {commit}\n",
+            from.as_deref().unwrap_or_default()
+        ))?;
         let diff = repo.diff_tree_to_tree(Some(&old), Some(&target), None)?;
         let mut writes = Vec::new();
         let mut removes = Vec::new();
@@ -95,18 +98,16 @@ pub fn export_tree(repo_path: &Path, commit: &str, dir: &Path) -> Result<Export>
 }
 
 fn write_entries(repo_path: &Path, dir: &Path, entries: &[(PathBuf, Oid, u32)]) -> Result<()> {
-    entries
-        .par_chunks(512)
-        .try_for_each_init(
-            || Repository::open(repo_path),
-            |repo, chunk| -> Result<()> {
-                let repo = repo.as_ref().map_err(|e| Error::Git(e.message().into()))?;
-                for (rel, oid, mode) in chunk {
-                    write_one(repo, &dir.join(rel), *oid, *mode)?;
-                }
-                Ok(())
-            },
-        )
+    entries.par_chunks(512).try_for_each_init(
+        || Repository::open(repo_path),
+        |repo, chunk| -> Result<()> {
+            let repo = repo.as_ref().map_err(|e| Error::Git(e.message().into()))?;
+            for (rel, oid, mode) in chunk {
+                write_one(repo, &dir.join(rel), *oid, *mode)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 fn write_one(repo: &Repository, path: &Path, oid: Oid, mode: u32) -> Result<()> {

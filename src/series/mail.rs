@@ -220,7 +220,9 @@ fn decode_q(s: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'_', _) => out.push(b' '),
             (b'=', Some(v)) => {
@@ -326,7 +328,10 @@ diff --git a/mm/x.c b/mm/x.c
         assert_eq!(m.author_email, "arve@example.org");
         assert_eq!(m.subject, "mm: add a helper");
         assert_eq!(m.number, Some((3, 5)));
-        assert_eq!(m.message, "Why we do it.\n\nSigned-off-by: A <a@example.org>");
+        assert_eq!(
+            m.message,
+            "Why we do it.\n\nSigned-off-by: A <a@example.org>"
+        );
         assert!(m.diff.starts_with("diff --git a/mm/x.c"));
         assert!(m.diff.ends_with("+b\n"), "{:?}", m.diff);
         assert_eq!(m.date, Some((1781143474, -420)));
@@ -365,16 +370,15 @@ diff --git a/mm/x.c b/mm/x.c
             strip_subject_prefix("[PATCH v3 02/10] x: y"),
             (Some((2, 10)), "x: y".into())
         );
-        assert_eq!(
-            strip_subject_prefix("[RFC] [PATCH] x"),
-            (None, "x".into())
-        );
+        assert_eq!(strip_subject_prefix("[RFC] [PATCH] x"), (None, "x".into()));
         assert_eq!(decode_words("=?utf-8?b?SGVsbG8=?= world"), "Hello world");
     }
 
     #[test]
     fn bad_mail() {
         assert!(parse_mail("no headers at all").is_err());
-        assert!(parse_mail("Subject: x\n\nbody").unwrap_err().contains("From"));
+        assert!(parse_mail("Subject: x\n\nbody")
+            .unwrap_err()
+            .contains("From"));
     }
 }

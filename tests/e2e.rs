@@ -1,0 +1,188 @@
+//! End to end on the real Linux 7.3.4 tree with the real toolchain: plan
+//! all 28 cells, and run x86-up-mmu base and patched with a test series
+//! that grows struct vm_area_struct by one word, checking the measured delta
+//! and that it agrees with pahole. Needs `scripts/setup.sh` to have run.
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn kernel() -> PathBuf {
+    let k = std::env::var_os("VMAMATRIX_KERNEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| vmamatrix::matrix::cache_dir().join("linux"));
+    assert!(
+        k.join("Makefile").is_file(),
+        "no kernel tree at {} (run scripts/setup.sh or set VMAMATRIX_KERNEL)",
+        k.display()
+    );
+    k
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn vmamatrix(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::bin())
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plan_classifies_all_28_cells_of_linux_7_3() {
+    let k = kernel();
+    let (code, out, err) =
+        vmamatrix(&["plan", "--format", "json", "--kernel", k.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 28);
+    let cell = |id: &str| {
+        cells
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    for id in [
+        "x86-smp-mmu",
+        "x86-up-mmu",
+        "riscv-up-nommu",
+        "riscv-smp-nommu",
+        "arm-up-nommu",
+    ] {
+        assert_eq!(cell(id)["feasible"], true, "{id}: {}", cell(id)["reason"]);
+    }
+    let why = cell("arm64-up-mmu")["reason"].as_str().unwrap();
+    assert!(
+        why.starts_with("CONFIG_SMP=n requested, got y: arch/arm64/Kconfig:"),
+        "{why}"
+    );
+    let why = cell("x86-up-nommu")["reason"].as_str().unwrap();
+    assert!(why.starts_with("CONFIG_MMU=n requested, got y:"), "{why}");
+    let why = cell("arm-smp-nommu")["reason"].as_str().unwrap();
+    assert!(
+        why.contains("CONFIG_SMP=y requested, got n") && why.contains("MMU || ARM_MPU"),
+        "{why}"
+    );
+    for c in cells {
+        assert_eq!(
+            c["feasible"].as_bool().unwrap(),
+            c["reason"].is_null(),
+            "{c}"
+        );
+        assert!(c["commands"].as_array().unwrap().len() >= 3);
+    }
+}
+
+fn pahole_size(obj: &Path, name: &str) -> u64 {
+    let out = Command::new("pahole")
+        .arg("-C")
+        .arg(name)
+        .arg(obj)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("/* size: "))
+        .unwrap_or_else(|| panic!("pahole printed no size for {name}: {text}"));
+    line.split("size: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn x86_up_mmu_measures_the_vma_growth_and_agrees_with_pahole() {
+    let k = kernel();
+    let results = tempfile::tempdir().unwrap();
+    let series = root().join("tests/fixtures/vma-grow");
+    let common = [
+        "--kernel",
+        k.to_str().unwrap(),
+        "--series",
+        series.to_str().unwrap(),
+        "--results",
+        results.path().to_str().unwrap(),
+    ];
+    let mut args = vec!["run", "--only", "x86-up-mmu", "--force"];
+    args.extend(common);
+    let (code, _out, err) = vmamatrix(&args);
+    assert_eq!(code, 0, "{err}");
+
+    let mut args = vec!["report", "--format", "json", "--struct-size"];
+    args.extend(common);
+    let (code, out, err) = vmamatrix(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 28);
+    let row = rows.iter().find(|r| r["id"] == "x86-up-mmu").unwrap();
+    assert_eq!(row["build"], serde_json::json!(["ok", "ok"]), "{row}");
+    let size = |name: &str, i: usize| -> u64 {
+        row["structs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()[["base", "patched"][i]]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        size("vm_area_struct", 1),
+        size("vm_area_struct", 0) + 8,
+        "{row}"
+    );
+    assert_eq!(size("mm_struct", 1), size("mm_struct", 0), "{row}");
+    assert!(
+        row["sections"][0]["base"].as_u64().unwrap() > 1_000_000,
+        "{row}"
+    );
+
+    // The patched probe object is still in the build directory: pahole
+    // must agree with what vmamatrix read from its DWARF.
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(
+                v["run"]["run_id"]
+                    .as_str()
+                    .map(|id| results.path().join(id))
+                    .as_ref()
+                    .unwrap(),
+            )
+            .join("x86-up-mmu/patched/measure.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let cmd = rec["commands"][0].as_str().unwrap();
+    let bdir = cmd
+        .strip_prefix("cd ")
+        .unwrap()
+        .split(" && ")
+        .next()
+        .unwrap();
+    let probe = Path::new(bdir).join("vmamatrix-probe.o");
+    assert_eq!(
+        pahole_size(&probe, "vm_area_struct"),
+        size("vm_area_struct", 1)
+    );
+    assert_eq!(pahole_size(&probe, "mm_struct"), size("mm_struct", 1));
+}
