@@ -21,6 +21,10 @@ pub struct Arch {
     pub firmware: Option<String>,
     pub memory: Option<String>,
     pub append: Option<String>,
+    /// Why cells of this arch (or variant) cannot be booted, if they cannot.
+    pub boot_skip: Option<String>,
+    /// Why the vma tests cannot run in this arch's guests, if they cannot.
+    pub vmatest_skip: Option<String>,
 }
 
 impl Arch {
@@ -38,6 +42,8 @@ impl Arch {
             firmware: self.firmware.or_else(|| base.firmware.clone()),
             memory: self.memory.or_else(|| base.memory.clone()),
             append: self.append.or_else(|| base.append.clone()),
+            boot_skip: self.boot_skip.or_else(|| base.boot_skip.clone()),
+            vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
         }
     }
 
@@ -55,6 +61,18 @@ impl Arch {
 /// The built-in table.
 pub fn builtin() -> BTreeMap<String, Arch> {
     toml::from_str(BUILTIN).expect("src/arches.toml is valid")
+}
+
+/// The facts for one cell: `<arch>` refined by the optional table entries
+/// `<arch>-<smp|up>` and `<arch>-<mmu|nommu>` (the latter wins).
+pub fn for_cell(table: &BTreeMap<String, Arch>, arch: &str, smp: &str, mmu: &str) -> Arch {
+    let mut a = table.get(arch).cloned().unwrap_or_default();
+    for variant in [format!("{arch}-{smp}"), format!("{arch}-{mmu}")] {
+        if let Some(v) = table.get(&variant) {
+            a = v.clone().or(&a);
+        }
+    }
+    a
 }
 
 /// Built-in table with `overrides` merged in field by field.
@@ -90,6 +108,16 @@ mod tests {
             );
         }
         assert_eq!(t["x86"].target(), "bzImage");
+    }
+
+    #[test]
+    fn cell_variants_refine_the_arch() {
+        let t = builtin();
+        let a = for_cell(&t, "riscv", "up", "nommu");
+        assert_eq!(a.firmware.as_deref(), Some("none"));
+        assert_eq!(a.cpu.as_deref(), Some("rv64,mmu=off"));
+        assert_eq!(a.console.as_deref(), Some("ttyS0"));
+        assert_eq!(for_cell(&t, "riscv", "up", "mmu").firmware.as_deref(), Some("default"));
     }
 
     #[test]

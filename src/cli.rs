@@ -75,6 +75,9 @@ pub enum Cmd {
         /// Ignore cached results and redo every stage
         #[arg(long)]
         force: bool,
+        /// Also build every intermediate commit and name the first bad patch
+        #[arg(long)]
+        per_patch: bool,
     },
     /// Show the matrix table of a run (default: the latest).
     Report {
@@ -134,6 +137,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             jobs,
             parallel,
             force,
+            per_patch,
         } => {
             let m = load_matrix(&common)?;
             let cache = matrix::cache_dir();
@@ -149,6 +153,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 opts.parallel = p.max(1);
             }
             opts.force = force;
+            opts.per_patch = per_patch;
             if let Some(spec) = &only {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;

@@ -3,12 +3,14 @@
 //! selected cell on it in parallel: configure -> build -> measure. It emits
 //! events and writes records; it never prints.
 
+use crate::boot;
 use crate::build;
 use crate::error::{Error, Result};
 use crate::events::{Event, Sink, Stage, Tree};
 use crate::kconfig::{self, KconfigIndex};
 use crate::matrix::{Cell, Matrix, Selection};
 use crate::measure;
+use crate::vmatest;
 use crate::proc::{self, Outcome};
 use crate::series::{self, Applied, Scratch, Series};
 use crate::store::{
@@ -35,6 +37,8 @@ pub struct Options {
     pub parallel: usize,
     /// Ignore cached results.
     pub force: bool,
+    /// Also build every intermediate commit of the series.
+    pub per_patch: bool,
     pub cache: PathBuf,
 }
 
@@ -46,6 +50,7 @@ impl Options {
             jobs,
             parallel: (jobs / 4).max(1),
             force: false,
+            per_patch: false,
             cache,
         }
     }
@@ -103,7 +108,12 @@ impl Prepared {
                     work.display()
                 ),
             });
-            lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+            while lock.try_lock().is_err() {
+                if proc::interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
         let scratch_path = scratch.path.clone();
         scratch.cleanup(&series)?;
@@ -224,6 +234,8 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
             .collect(),
         regressions: Vec::new(),
         interrupted: false,
+        trees: vec![],
+        first_bad: Default::default(),
     };
     results.write_summary(&summary)?;
     sink.event(Event::RunStarted {
@@ -233,16 +245,16 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
     });
 
     let ctx = Ctx::new(p, opts, Some((results, run_id.as_str())), sink);
-    let trees = [
-        (Tree::Base, p.applied.base.clone()),
-        (Tree::Patched, p.applied.head().to_string()),
-    ];
+    let trees = trees(&p.applied, opts.per_patch);
     let pool = pool(opts.parallel)?;
     for (tree, commit) in &trees {
         // Only touch the source tree when some cell needs a real stage.
-        if selected.iter().any(|c| !ctx.cached(c, commit)) {
+        let host_cache = opts.cache.join("records/host").join(format!("{commit}.json"));
+        let host_cached = !opts.force && host_cache.exists();
+        if !host_cached || selected.iter().any(|c| !ctx.cached(c, commit)) {
             p.checkout(tree, commit, sink)?;
         }
+        ctx.host_vmatest(tree, commit, &host_cache, host_cached)?;
         pool.install(|| {
             selected
                 .par_iter()
@@ -254,6 +266,10 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         }
     }
     summary.regressions = regressions(results, &run_id, &selected);
+    summary.trees = trees.iter().map(|(t, _)| t.name()).collect();
+    if opts.per_patch {
+        summary.first_bad = first_bad(results, &run_id, &selected, &trees, p.applied.commits.len());
+    }
     summary.interrupted = proc::interrupted();
     summary.finished = Some(store::now_utc());
     results.write_summary(&summary)?;
@@ -268,6 +284,53 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
     Ok(summary)
 }
 
+/// The trees a run builds, in order: base, each intermediate patch when
+/// `per_patch`, then the whole series.
+pub fn trees(applied: &Applied, per_patch: bool) -> Vec<(Tree, String)> {
+    let mut out = vec![(Tree::Base, applied.base.clone())];
+    if per_patch {
+        for (i, c) in applied.commits.iter().enumerate().take(applied.commits.len().saturating_sub(1)) {
+            out.push((Tree::Patch(i + 1), c.clone()));
+        }
+    }
+    out.push((Tree::Patched, applied.head().to_string()));
+    out
+}
+
+/// Per cell, the first tree after base whose build fails or adds warnings.
+pub fn first_bad(
+    results: &Results,
+    run_id: &str,
+    cells: &[Cell],
+    trees: &[(Tree, String)],
+    patches: usize,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for c in cells {
+        let id = c.id();
+        for (t, _) in trees.iter().skip(1) {
+            let Some(r) = results.read_record(run_id, &id, &t.name(), Stage::Build) else {
+                continue;
+            };
+            let patch = match t {
+                Tree::Patch(n) => *n,
+                _ => patches,
+            };
+            let nw = r.build.as_ref().map_or(0, |b| b.new_warnings.len());
+            let what = if r.status == Status::Failed {
+                "build fails".to_string()
+            } else if nw > 0 {
+                format!("{nw} new warning(s)")
+            } else {
+                continue;
+            };
+            out.insert(id.clone(), format!("patch {patch}: {what}"));
+            break;
+        }
+    }
+    out
+}
+
 fn pool(n: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(n.max(1))
@@ -278,6 +341,14 @@ fn pool(n: usize) -> Result<rayon::ThreadPool> {
 /// What makes the patched tree worse than the base, per cell.
 pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<String> {
     let mut out = Vec::new();
+    let host = |tree: &str| -> Option<Record> {
+        store::read_json(&results.root.join(run_id).join("host").join(tree).join("vmatest.json")).ok()
+    };
+    if let (Some(b), Some(p)) = (host("base"), host("patched")) {
+        if b.status == Status::Ok && p.status != Status::Ok {
+            out.push("host: tools/testing/vma passes on base, fails on patched".to_string());
+        }
+    }
     for c in cells {
         let id = c.id();
         let get = |tree: &str, st: Stage| results.read_record(run_id, &id, tree, st);
@@ -300,6 +371,12 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
                 out.push(format!("{id}: {nw} new warning(s)"));
             }
         }
+        let (bb, pb) = (get("base", Stage::Boot), get("patched", Stage::Boot));
+        if let (Some(b), Some(p)) = (&bb, &pb) {
+            if b.status == Status::Ok && p.status == Status::Failed {
+                out.push(format!("{id}: base boots, patched does not"));
+            }
+        }
     }
     out
 }
@@ -311,8 +388,12 @@ struct Ctx<'a> {
     out: Option<(&'a Results, &'a str)>,
     sink: &'a dyn Sink,
     kconfig: Mutex<HashMap<(String, String), Arc<KconfigIndex>>>,
+    initramfs_lock: Mutex<()>,
     touched: Vec<String>,
 }
+
+/// The boot image of a cell-tree, kept beside its records.
+const IMAGE: &str = "boot-image";
 
 impl<'a> Ctx<'a> {
     fn new(
@@ -327,16 +408,13 @@ impl<'a> Ctx<'a> {
             out,
             sink,
             kconfig: Mutex::new(HashMap::new()),
+            initramfs_lock: Mutex::new(()),
             touched: p.series.touched_files(),
         }
     }
 
     fn srcarch(&self, cell: &Cell) -> String {
-        self.p
-            .matrix
-            .arch(&cell.arch)
-            .srcarch(&cell.arch)
-            .to_string()
+        self.p.matrix.facts(cell).srcarch(&cell.arch).to_string()
     }
 
     fn jobs(&self) -> usize {
@@ -353,7 +431,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn build_command(&self, cell: &Cell) -> (Vec<String>, String) {
-        let arch = self.p.matrix.arch(&cell.arch);
+        let arch = self.p.matrix.facts(cell);
         let args = build::build_args(
             &self.srcarch(cell),
             &self.p.matrix.toolchain,
@@ -414,6 +492,8 @@ impl<'a> Ctx<'a> {
             configure: None,
             build: None,
             measure: None,
+            boot: None,
+            vmatest: None,
         }
     }
 
@@ -428,7 +508,7 @@ impl<'a> Ctx<'a> {
             "commit": commit,
             "fragments": text,
             "toolchain": m.toolchain,
-            "arch": m.arch(&cell.arch),
+            "arch": m.facts(cell),
             "structs": m.structs,
             "probe": m.probe,
             "touched": self.touched,
@@ -448,7 +528,7 @@ impl<'a> Ctx<'a> {
                 .is_some_and(|d| d.join("complete").exists())
     }
 
-    /// configure -> build -> measure for one cell at one tree.
+    /// configure -> build -> measure -> boot for one cell at one tree.
     fn cell_tree(&self, cell: &Cell, tree: &Tree, commit: &str) -> Result<()> {
         if proc::interrupted() {
             return Ok(());
@@ -456,19 +536,179 @@ impl<'a> Ctx<'a> {
         let dir = self.log_dir(cell, tree);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         if self.cached(cell, commit) {
-            return self.replay(cell, tree, commit, &dir);
+            let cd = self.cache_dir(cell, commit).unwrap();
+            let built = store::read_json::<Record>(&cd.join("build.json"))
+                .is_ok_and(|r| r.status == Status::Ok);
+            if !built || cd.join("boot.json").exists() {
+                return self.replay(cell, tree, commit, &dir);
+            }
+            // Built and measured before, not booted yet: boot the kept image.
+            if cd.join(IMAGE).exists() {
+                self.replay(cell, tree, commit, &dir)?;
+                self.boot(cell, tree, commit, &dir)?;
+                self.store_cache(cell, commit, &dir);
+                return Ok(());
+            }
         }
         let (_, verdict) = self.configure(cell, tree, commit, Some(&dir))?;
         if verdict.feasible && !proc::interrupted() {
             let brec = self.build(cell, tree, commit, &dir)?;
             if brec.status == Status::Ok && !proc::interrupted() {
                 self.measure(cell, tree, commit, &dir)?;
+                self.boot(cell, tree, commit, &dir)?;
             }
         }
         if !proc::interrupted() {
             self.store_cache(cell, commit, &dir);
         }
         Ok(())
+    }
+
+    /// tools/testing/vma on the host for one tree (cached by commit).
+    fn host_vmatest(&self, tree: &Tree, commit: &str, cache: &Path, cached: bool) -> Result<()> {
+        let Some((res, id)) = self.out else {
+            return Ok(());
+        };
+        let cell = Cell {
+            arch: "host".into(),
+            smp: crate::matrix::Smp::Smp,
+            mmu: crate::matrix::Mmu::Mmu,
+        };
+        let dir = res.root.join(id).join("host").join(tree.name());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut r = if cached {
+            let mut r: Record = store::read_json(cache)?;
+            r.cached = true;
+            r
+        } else {
+            self.sink.event(Event::StageStarted {
+                cell: "host".into(),
+                tree: tree.clone(),
+                stage: Stage::VmaTest,
+            });
+            let t = Instant::now();
+            let data = vmatest::host(&self.p.src(), self.opts.jobs, &dir.join("vmatest.log"))
+                .map_err(|e| Error::Setup(format!("tools/testing/vma: {e}")))?;
+            let mut r = self.record(&cell, tree, Stage::VmaTest, commit);
+            r.cell = "host".into();
+            r.status = if data.passed() { Status::Ok } else { Status::Failed };
+            r.secs = t.elapsed().as_secs_f64();
+            r.commands = data.commands.clone();
+            r.vmatest = Some(data);
+            if !proc::interrupted() {
+                store::write_json(cache, &r)?;
+            }
+            r
+        };
+        r.tree = tree.name();
+        store::write_json(&dir.join("vmatest.json"), &r)?;
+        let summary = match r.vmatest.as_ref().and_then(|d| d.tests) {
+            Some((n, p, f)) => format!("{n} tests run, {p} passed, {f} failed"),
+            None => r.vmatest.as_ref().map(|d| d.outcome.clone()).unwrap_or_default(),
+        };
+        self.finished(&r, tree, summary);
+        Ok(())
+    }
+
+    /// Build (once per architecture variant) the initramfs with /init.
+    fn initramfs(&self, cell: &Cell, dir: &Path) -> std::result::Result<(PathBuf, Vec<String>), String> {
+        let _guard = self.initramfs_lock.lock().unwrap();
+        let facts = self.p.matrix.facts(cell);
+        let triple = facts.triple.clone().ok_or("no clang triple for this arch")?;
+        let srcarch = self.srcarch(cell);
+        let bdir = self.p.work.join("boot").join(&triple);
+        let out = bdir.join("initramfs.cpio");
+        if out.exists() {
+            return Ok((out, vec![]));
+        }
+        let log = dir.join("initramfs.log");
+        let hdr_build = bdir.join("headers-build");
+        let headers = bdir.join("headers");
+        let mut cmd = self.make();
+        let mut args = vec![format!("O={}", hdr_build.display()), format!("ARCH={srcarch}")];
+        args.extend(self.p.matrix.toolchain.iter().cloned());
+        args.push(format!("INSTALL_HDR_PATH={}", headers.display()));
+        args.push("headers_install".into());
+        cmd.args(&args);
+        let o = proc::run_logged(cmd, &log, Duration::from_secs(600)).map_err(|e| e.to_string())?;
+        if !o.success() {
+            return Err(format!("make headers_install failed ({o}); see {}", log.display()));
+        }
+        let clang = boot::clang_from_toolchain(&self.p.matrix.toolchain);
+        let (path, mut cmds) = boot::build_initramfs(&clang, &triple, &self.p.src(), &headers, &bdir, &log)?;
+        let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
+        full.extend(args);
+        cmds.insert(0, proc::shell_line("make", &full));
+        Ok((path, cmds))
+    }
+
+    fn boot(&self, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<Record> {
+        self.started(cell, tree, Stage::Boot);
+        let t = Instant::now();
+        let facts = self.p.matrix.facts(cell);
+        let mut r = self.record(cell, tree, Stage::Boot, commit);
+        let skip = boot::not_bootable(&facts).or_else(|| {
+            (cell.mmu == crate::matrix::Mmu::Nommu).then(|| {
+                "NOMMU userland must be a FLAT binary and vmamatrix cannot convert /init to FLAT yet"
+                    .to_string()
+            })
+        });
+        let data = match skip {
+            Some(reason) => boot::BootData {
+                outcome: boot::BootOutcome::NotBootable,
+                secs_to_marker: None,
+                panic: None,
+                exit_status: None,
+                tests: None,
+                reason: Some(reason),
+                qemu: String::new(),
+                guest_tests_note: None,
+            },
+            None => match self.initramfs(cell, dir) {
+                Err(e) => boot::BootData {
+                    outcome: boot::BootOutcome::QemuFailed,
+                    secs_to_marker: None,
+                    panic: None,
+                    exit_status: None,
+                    tests: None,
+                    reason: Some(format!("initramfs: {e}")),
+                    qemu: String::new(),
+                    guest_tests_note: None,
+                },
+                Ok((initrd, cmds)) => {
+                    r.commands = cmds;
+                    let args = boot::qemu_args(&facts, cell, &dir.join(IMAGE), &initrd);
+                    let qemu = facts.qemu.clone().unwrap_or_default();
+                    boot::boot(&qemu, &args, &dir.join("console.log"), boot::Limits::default())
+                }
+            },
+        };
+        let mut data = data;
+        if data.tests.is_none() {
+            data.guest_tests_note = Some(facts.vmatest_skip.clone().unwrap_or_else(|| {
+                "vmamatrix does not cross-build tools/testing/vma for guests yet (needs a static target liburcu)"
+                    .into()
+            }));
+        }
+        if !data.qemu.is_empty() {
+            r.commands.push(data.qemu.clone());
+        }
+        r.status = match data.outcome {
+            boot::BootOutcome::Booted => Status::Ok,
+            boot::BootOutcome::NotBootable => Status::Skipped,
+            _ => Status::Failed,
+        };
+        r.secs = t.elapsed().as_secs_f64();
+        let summary = match (&data.outcome, &data.secs_to_marker, &data.reason, &data.panic) {
+            (boot::BootOutcome::Booted, Some(s), _, _) => format!("booted in {s:.1}s"),
+            (_, _, _, Some(p)) => p.clone(),
+            (o, _, Some(why), _) => format!("{o:?}: {why}"),
+            (o, _, _, _) => format!("{o:?}"),
+        };
+        r.boot = Some(data);
+        self.write(&r)?;
+        self.finished(&r, tree, summary);
+        Ok(r)
     }
 
     /// Copy this cell-tree's records and logs into the cache.
@@ -486,7 +726,7 @@ impl<'a> Ctx<'a> {
         let cd = self.cache_dir(cell, commit).unwrap();
         copy_dir(&cd, dir)?;
         let _ = std::fs::remove_file(dir.join("complete"));
-        for stage in [Stage::Configure, Stage::Build, Stage::Measure] {
+        for stage in [Stage::Configure, Stage::Build, Stage::Measure, Stage::Boot] {
             let p = dir.join(format!("{}.json", stage.name()));
             let Ok(mut r) = store::read_json::<Record>(&p) else {
                 continue;
@@ -647,6 +887,13 @@ impl<'a> Ctx<'a> {
         if *tree != Tree::Base {
             self.mark_new_warnings(cell, &mut r);
         }
+        if outcome.success() {
+            if let Some(img) = self.p.matrix.facts(cell).image {
+                let from = self.p.build_dir(cell).join(img);
+                let to = dir.join(IMAGE);
+                std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+            }
+        }
         self.write(&r)?;
         let b = r.build.as_ref().unwrap();
         let summary = format!(
@@ -690,7 +937,7 @@ impl<'a> Ctx<'a> {
         let image = self
             .p
             .matrix
-            .arch(&cell.arch)
+            .facts(cell)
             .image
             .as_ref()
             .and_then(|i| std::fs::metadata(bdir.join(i)).ok())

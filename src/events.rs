@@ -30,6 +30,8 @@ pub enum Stage {
     Configure,
     Build,
     Measure,
+    Boot,
+    VmaTest,
 }
 
 impl Stage {
@@ -38,6 +40,8 @@ impl Stage {
             Stage::Configure => "configure",
             Stage::Build => "build",
             Stage::Measure => "measure",
+            Stage::Boot => "boot",
+            Stage::VmaTest => "vmatest",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! report, scheduled by the engine, which emits events and never prints.
 
 pub mod arch;
+pub mod boot;
 pub mod build;
 pub mod cli;
 pub mod engine;
@@ -16,5 +17,6 @@ pub mod proc;
 pub mod report;
 pub mod series;
 pub mod store;
+pub mod vmatest;
 
 pub use error::{Error, Result};

@@ -232,8 +232,9 @@ impl Matrix {
         out
     }
 
-    pub fn arch(&self, name: &str) -> &Arch {
-        &self.arch[name]
+    /// Per-arch facts for a cell, with `<arch>-<axis>` variants applied.
+    pub fn facts(&self, cell: &Cell) -> Arch {
+        arch::for_cell(&self.arch, &cell.arch, cell.smp.name(), cell.mmu.name())
     }
 }
 

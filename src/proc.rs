@@ -22,7 +22,11 @@ pub fn install_signal_handlers() {
     };
     std::thread::spawn(move || {
         for _ in signals.forever() {
-            INTERRUPTED.store(true, Ordering::SeqCst);
+            // A second signal while the first is being handled: leave now.
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                kill_all();
+                std::process::exit(crate::error::exit::INTERRUPTED);
+            }
             kill_all();
         }
     });
@@ -113,6 +117,91 @@ pub fn run_logged(mut cmd: Command, log: &Path, limit: Duration) -> std::io::Res
     })
 }
 
+/// How a watched child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    /// The watcher saw what it waited for; the child was stopped.
+    Stopped,
+    /// No output for the silence limit; the child was stopped.
+    Silent,
+    /// The child ended by itself, timed out or was interrupted.
+    Done(Outcome),
+}
+
+/// Like `run_logged`, but call `watch` with the whole log text whenever it
+/// grows; when `watch` returns true the child's group is killed at once.
+/// A child silent for `silence` is killed too.
+pub fn run_watched(
+    mut cmd: Command,
+    log: &Path,
+    limit: Duration,
+    silence: Duration,
+    mut watch: impl FnMut(&str) -> bool,
+) -> std::io::Result<Watched> {
+    if interrupted() {
+        return Ok(Watched::Done(Outcome::Interrupted));
+    }
+    let out = File::options().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    GROUPS.lock().unwrap().push(pid);
+    let start = Instant::now();
+    let mut last_len = 0u64;
+    let mut last_output = Instant::now();
+    let kill = |child: &mut std::process::Child| {
+        // SAFETY: kill(2) on the process group created above.
+        unsigned_kill(pid);
+        let _ = child.wait();
+    };
+    let result = loop {
+        let exited = child.try_wait()?;
+        let len = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+        if len != last_len {
+            last_len = len;
+            last_output = Instant::now();
+            let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+            if watch(&text) {
+                kill(&mut child);
+                break Watched::Stopped;
+            }
+        }
+        if let Some(st) = exited {
+            break Watched::Done(match st.code() {
+                Some(c) => Outcome::Exited(c),
+                None => Outcome::Signalled,
+            });
+        }
+        if interrupted() {
+            kill(&mut child);
+            break Watched::Done(Outcome::Interrupted);
+        }
+        if start.elapsed() > limit {
+            kill(&mut child);
+            break Watched::Done(Outcome::TimedOut);
+        }
+        if last_output.elapsed() > silence {
+            kill(&mut child);
+            break Watched::Silent;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    unsigned_kill(pid);
+    GROUPS.lock().unwrap().retain(|&g| g != pid);
+    Ok(result)
+}
+
+fn unsigned_kill(pgid: i32) {
+    // SAFETY: kill(2) on a process group vmamatrix created; ESRCH is fine.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
 /// Shell-quote `args` into one reproducible command line.
 pub fn shell_line(program: &str, args: &[String]) -> String {
     let q = |s: &str| {
@@ -151,6 +240,26 @@ mod tests {
         c.args(["-c", "sleep 30 & sleep 30"]);
         let o = run_logged(c, &log, Duration::from_millis(300)).unwrap();
         assert_eq!(o, Outcome::TimedOut);
+    }
+
+    #[test]
+    fn watcher_stops_and_silence_kills() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo booting; echo MARK; sleep 30"]);
+        let t = Instant::now();
+        let w = run_watched(c, &log, Duration::from_secs(20), Duration::from_secs(20), |s| s.contains("MARK")).unwrap();
+        assert_eq!(w, Watched::Stopped);
+        assert!(t.elapsed() < Duration::from_secs(10));
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo hi; sleep 30"]);
+        let w = run_watched(c, &log, Duration::from_secs(20), Duration::from_millis(400), |_| false).unwrap();
+        assert_eq!(w, Watched::Silent);
+        let mut c = Command::new("sh");
+        c.args(["-c", "exit 7"]);
+        let w = run_watched(c, &log, Duration::from_secs(20), Duration::from_secs(20), |_| false).unwrap();
+        assert_eq!(w, Watched::Done(Outcome::Exited(7)));
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub struct RunSummary {
     pub cells: Vec<CellEntry>,
     pub regressions: Vec<String>,
     pub interrupted: bool,
+    /// Trees built, in order: base, patch-1.. (with --per-patch), patched.
+    #[serde(default)]
+    pub trees: Vec<String>,
+    /// Per cell, the first patch that breaks the build or adds a warning.
+    #[serde(default)]
+    pub first_bad: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +105,10 @@ pub struct Record {
     pub build: Option<BuildData>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub measure: Option<MeasureData>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub boot: Option<crate::boot::BootData>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub vmatest: Option<crate::vmatest::VmaTestData>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

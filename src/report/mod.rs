@@ -27,6 +27,10 @@ pub struct Row {
     pub not_compiled: Vec<String>,
     pub sections: Vec<SizeDelta>,
     pub structs: Vec<SizeDelta>,
+    /// Boot outcome per tree: "booted 2.1s", "panic", "not bootable", ...
+    pub boot: [Option<String>; 2],
+    /// Why a tree was not booted, or how it failed.
+    pub boot_notes: Vec<String>,
     pub regression: bool,
 }
 
@@ -50,6 +54,11 @@ pub struct Report {
     pub schema: u32,
     pub run: RunSummary,
     pub rows: Vec<Row>,
+    /// (cell, tree) -> (build status, new warnings) for every tree built.
+    #[serde(skip)]
+    pub results_root: std::path::PathBuf,
+    #[serde(skip)]
+    pub per_tree: std::collections::BTreeMap<(String, String), (String, usize)>,
 }
 
 /// Read every record of a run into rows.
@@ -59,10 +68,22 @@ pub fn load(results: &Results, run: RunSummary) -> Report {
         .iter()
         .map(|c| row(results, &run, &c.id, &c.arch, c.selected))
         .collect();
+    let mut per_tree = std::collections::BTreeMap::new();
+    for c in &run.cells {
+        for t in &run.trees {
+            if let Some(rec) = results.read_record(&run.run_id, &c.id, t, Stage::Build) {
+                let nw = rec.build.as_ref().map_or(0, |b| b.new_warnings.len());
+                let st = if rec.status == Status::Ok { "ok" } else { "FAIL" };
+                per_tree.insert((c.id.clone(), t.clone()), (st.to_string(), nw));
+            }
+        }
+    }
     Report {
         schema: crate::store::SCHEMA,
         run,
         rows,
+        results_root: results.root.clone(),
+        per_tree,
     }
 }
 
@@ -158,6 +179,34 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         .regressions
         .iter()
         .any(|r| r.starts_with(&format!("{id}:")));
+    let boots: Vec<Option<crate::boot::BootData>> = trees
+        .iter()
+        .map(|t| get(t, Stage::Boot).and_then(|r| r.boot))
+        .collect();
+    let boot_text = |i: usize| {
+        boots[i].as_ref().map(|b| match (b.outcome, b.secs_to_marker) {
+            (crate::boot::BootOutcome::Booted, Some(s)) => format!("booted {s:.1}s"),
+            (crate::boot::BootOutcome::NotBootable, _) => "not bootable".to_string(),
+            (o, _) => format!("{o:?}").to_lowercase(),
+        })
+    };
+    let mut boot_notes: Vec<String> = Vec::new();
+    for (i, t) in trees.iter().enumerate() {
+        if let Some(b) = &boots[i] {
+            if let Some(why) = b.panic.as_ref().or(b.reason.as_ref()) {
+                if i == 1 && boot_notes.iter().any(|n| n.ends_with(why.as_str())) {
+                    continue;
+                }
+                boot_notes.push(format!("{t} boot: {why}"));
+            }
+            if let Some(n) = &b.guest_tests_note {
+                let note = format!("guest vma tests not run: {n}");
+                if !boot_notes.contains(&note) {
+                    boot_notes.push(note);
+                }
+            }
+        }
+    }
     Row {
         id: id.to_string(),
         arch: arch.to_string(),
@@ -184,6 +233,8 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         not_compiled,
         sections,
         structs,
+        boot: [boot_text(0), boot_text(1)],
+        boot_notes,
         regression,
     }
 }
@@ -235,12 +286,12 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         run.finished.as_deref().unwrap_or("(not finished)"),
         if run.interrupted { " (interrupted)" } else { "" },
     ));
-    s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ | base boot | patched boot |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in &r.rows {
         if !row.selected && row.feasible.is_none() {
             s.push_str(&format!(
-                "| {} | not selected | | | | | | | | | | |\n",
+                "| {} | not selected | | | | | | | | | | | | |\n",
                 row.id
             ));
             continue;
@@ -258,7 +309,7 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
                 .unwrap_or_default()
         };
         s.push_str(&format!(
-            "| {}{} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} |\n",
+            "| {}{} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.id,
             if row.regression {
                 " **REGRESSION**"
@@ -283,7 +334,26 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             sec("rodata"),
             sec("data"),
             sec("bss"),
+            opt(&row.boot[0]),
+            opt(&row.boot[1]),
         ));
+    }
+    let host: Vec<String> = ["base", "patched"]
+        .iter()
+        .filter_map(|t| {
+            let r: Record = crate::store::read_json(
+                &r.results_root.join(&run.run_id).join("host").join(t).join("vmatest.json"),
+            )
+            .ok()?;
+            let d = r.vmatest?;
+            Some(match d.tests {
+                Some((n, p, f)) => format!("{t}: {n} tests run, {p} passed, {f} failed"),
+                None => format!("{t}: {}", d.outcome),
+            })
+        })
+        .collect();
+    if !host.is_empty() {
+        s.push_str(&format!("\ntools/testing/vma on the host: {}\n", host.join("; ")));
     }
     let infeasible: Vec<&Row> = r
         .rows
@@ -345,6 +415,9 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             for d in &row.dropped {
                 v.push(format!("- {}: dropped {d}", row.id));
             }
+            for b in &row.boot_notes {
+                v.push(format!("- {}: {b}", row.id));
+            }
             v
         })
         .collect();
@@ -353,6 +426,31 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         s.push_str(&notes.join("\n"));
         s.push('\n');
     }
+    if run.trees.len() > 2 {
+        s.push_str("\n## Per patch (build status, warnings new since base)\n\n| cell |");
+        for t in &run.trees {
+            s.push_str(&format!(" {t} |"));
+        }
+        s.push_str(" first bad |\n|---|");
+        for _ in &run.trees {
+            s.push_str("---|");
+        }
+        s.push_str("---|\n");
+        for row in r.rows.iter().filter(|r| r.feasible == Some(true)) {
+            s.push_str(&format!("| {} |", row.id));
+            for t in &run.trees {
+                let cell = match results_cell(r, &row.id, t) {
+                    Some((st, nw)) => format!(" {st} (+{nw}) |"),
+                    None => " - |".into(),
+                };
+                s.push_str(&cell);
+            }
+            s.push_str(&format!(
+                " {} |\n",
+                run.first_bad.get(&row.id).map(String::as_str).unwrap_or("none")
+            ));
+        }
+    }
     if !run.regressions.is_empty() {
         s.push_str("\n## Regressions\n\n");
         for reg in &run.regressions {
@@ -360,6 +458,11 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         }
     }
     s
+}
+
+fn results_cell(r: &Report, id: &str, tree: &str) -> Option<(String, usize)> {
+    let b = r.per_tree.get(&(id.to_string(), tree.to_string()))?;
+    Some(b.clone())
 }
 
 pub fn json(r: &Report) -> String {

@@ -1,0 +1,264 @@
+//! Boot stage: build a static nolibc /init for the cell's architecture from
+//! the kernel tree itself, pack it into a newc initramfs, boot the cell's
+//! image under QEMU with the recipe from the arch table, and watch the
+//! serial console for vmamatrix's markers, panics and silence.
+
+pub mod console;
+pub mod cpio;
+
+use crate::arch::Arch;
+use crate::matrix::{Cell, Mmu, Smp};
+use crate::proc::{self, Outcome};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const INIT_C: &str = include_str!("init.c");
+
+/// How a boot ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootOutcome {
+    /// The result marker appeared.
+    Booted,
+    /// The kernel panicked.
+    Panic,
+    /// No result marker within the time limit.
+    Timeout,
+    /// No console output for too long.
+    Silent,
+    /// QEMU exited (or could not start) without a marker or panic.
+    QemuFailed,
+    /// This cell cannot be booted here; see `reason`.
+    NotBootable,
+}
+
+/// What the boot stage records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BootData {
+    pub outcome: BootOutcome,
+    /// Seconds from QEMU start to the result marker.
+    pub secs_to_marker: Option<f64>,
+    pub panic: Option<String>,
+    /// Exit status /init reported for its payload.
+    pub exit_status: Option<i32>,
+    /// `(run, passed, failed)` of the vma tests when they ran in the guest.
+    pub tests: Option<(u32, u32, u32)>,
+    pub reason: Option<String>,
+    pub qemu: String,
+    /// Why the vma tests did not run in this guest, when they did not.
+    #[serde(default)]
+    pub guest_tests_note: Option<String>,
+}
+
+/// Limits for one boot.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub total: Duration,
+    pub silence: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            total: Duration::from_secs(120),
+            silence: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a cell cannot boot at all, if it cannot.
+pub fn not_bootable(arch: &Arch) -> Option<String> {
+    if let Some(r) = &arch.boot_skip {
+        return Some(r.clone());
+    }
+    if arch.qemu.is_none() || arch.image.is_none() {
+        return Some("no QEMU recipe for this architecture".into());
+    }
+    None
+}
+
+/// The clang command that builds /init for `triple` from `src`'s nolibc.
+pub fn init_command(clang: &str, triple: &str, src: &Path, headers: &Path, c: &Path, out: &Path) -> Vec<String> {
+    vec![
+        clang.to_string(),
+        format!("--target={triple}"),
+        "-nostdlib".into(),
+        "-static".into(),
+        "-Os".into(),
+        "-ffreestanding".into(),
+        "-fno-builtin".into(),
+        "-fno-stack-protector".into(),
+        "-fno-asynchronous-unwind-tables".into(),
+        "-fuse-ld=lld".into(),
+        format!("--ld-path={}", lld_for(clang)),
+        "-include".into(),
+        src.join("tools/include/nolibc/nolibc.h").display().to_string(),
+        "-I".into(),
+        src.join("tools/include/nolibc").display().to_string(),
+        "-I".into(),
+        headers.join("include").display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+        c.display().to_string(),
+    ]
+}
+
+/// `clang-19` -> `ld.lld-19`.
+fn lld_for(clang: &str) -> String {
+    match clang.strip_prefix("clang") {
+        Some(suffix) => format!("ld.lld{suffix}"),
+        None => "ld.lld".into(),
+    }
+}
+
+/// The clang binary implied by make's `LLVM=` variable.
+pub fn clang_from_toolchain(toolchain: &[String]) -> String {
+    for t in toolchain {
+        if let Some(v) = t.strip_prefix("LLVM=") {
+            if let Some(suffix) = v.strip_prefix('-') {
+                return format!("clang-{suffix}");
+            }
+            if v.ends_with('/') {
+                return format!("{v}clang");
+            }
+        }
+    }
+    "clang".into()
+}
+
+/// Build the initramfs for a cell into `dir`; returns its path and the
+/// commands run. `headers` must hold `make headers_install` output.
+pub fn build_initramfs(
+    clang: &str,
+    triple: &str,
+    src: &Path,
+    headers: &Path,
+    dir: &Path,
+    log: &Path,
+) -> Result<(PathBuf, Vec<String>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let c = dir.join("init.c");
+    std::fs::write(&c, INIT_C).map_err(|e| format!("{}: {e}", c.display()))?;
+    let exe = dir.join("init");
+    let args = init_command(clang, triple, src, headers, &c, &exe);
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]);
+    let o = proc::run_logged(cmd, log, Duration::from_secs(120)).map_err(|e| format!("{clang}: {e}"))?;
+    if !o.success() {
+        return Err(format!("building /init failed ({o}); see {}", log.display()));
+    }
+    let init = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    let archive = cpio::write(&[
+        cpio::Entry::Dir { path: "dev".into(), mode: 0o755 },
+        cpio::Entry::CharDev { path: "dev/console".into(), mode: 0o600, major: 5, minor: 1 },
+        cpio::Entry::Dir { path: "proc".into(), mode: 0o755 },
+        cpio::Entry::File { path: "init".into(), mode: 0o755, data: init },
+    ]);
+    let out = dir.join("initramfs.cpio");
+    crate::store::write_atomic(&out, &archive).map_err(|e| e.to_string())?;
+    Ok((out, vec![proc::shell_line(&args[0], &args[1..])]))
+}
+
+/// The QEMU command line for a cell.
+pub fn qemu_args(arch: &Arch, cell: &Cell, image: &Path, initrd: &Path) -> Vec<String> {
+    let mut a = vec![];
+    if let Some(m) = &arch.machine {
+        a.extend(["-M".to_string(), m.clone()]);
+    }
+    if let Some(c) = &arch.cpu {
+        a.extend(["-cpu".to_string(), c.clone()]);
+    }
+    if let Some(f) = &arch.firmware {
+        a.extend(["-bios".to_string(), f.clone()]);
+    }
+    let smp = if cell.smp == Smp::Smp { 2 } else { 1 };
+    a.extend([
+        "-m".to_string(),
+        arch.memory.clone().unwrap_or_else(|| "512M".into()),
+        "-smp".into(),
+        smp.to_string(),
+        "-nographic".into(),
+        "-monitor".into(),
+        "none".into(),
+        "-no-reboot".into(),
+        "-kernel".into(),
+        image.display().to_string(),
+        "-initrd".into(),
+        initrd.display().to_string(),
+    ]);
+    let mut append = format!(
+        "console={} panic=-1 rdinit=/init",
+        arch.console.as_deref().unwrap_or("ttyS0")
+    );
+    if let Some(extra) = &arch.append {
+        append.push(' ');
+        append.push_str(extra);
+    }
+    a.extend(["-append".to_string(), append]);
+    let _ = cell.mmu == Mmu::Mmu;
+    a
+}
+
+/// Boot and watch the console (saved to `log`) until the result marker, a
+/// panic, silence, the time limit, or QEMU's exit.
+pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData {
+    let line = proc::shell_line(qemu, args);
+    let _ = std::fs::remove_file(log);
+    let start = Instant::now();
+    let mut seen: Option<console::Console> = None;
+    let mut marker_at = None;
+    let mut cmd = Command::new(qemu);
+    cmd.args(args);
+    let res = proc::run_watched(cmd, log, limits.total, limits.silence, |text| {
+        let c = console::Console::read(text);
+        let done = c.finished();
+        if c.result.is_some() && marker_at.is_none() {
+            marker_at = Some(start.elapsed().as_secs_f64());
+        }
+        seen = Some(c);
+        done
+    });
+    let c = seen.unwrap_or_else(|| console::Console::read(&std::fs::read_to_string(log).unwrap_or_default()));
+    let outcome = match (&res, &c) {
+        (_, c) if c.result.is_some() => BootOutcome::Booted,
+        (_, c) if c.panic.is_some() => BootOutcome::Panic,
+        (Ok(proc::Watched::Silent), _) => BootOutcome::Silent,
+        (Ok(proc::Watched::Done(Outcome::TimedOut)), _) => BootOutcome::Timeout,
+        _ => BootOutcome::QemuFailed,
+    };
+    BootData {
+        outcome,
+        secs_to_marker: marker_at,
+        panic: c.panic.clone(),
+        exit_status: c.result,
+        tests: c.tests,
+        guest_tests_note: None,
+        reason: match &res {
+            Err(e) => Some(format!("cannot start {qemu}: {e}")),
+            Ok(proc::Watched::Done(o)) if outcome == BootOutcome::QemuFailed => {
+                Some(format!("QEMU ended ({o}) without a result marker"))
+            }
+            _ => None,
+        },
+        qemu: line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_command_from_recipe() {
+        let t = crate::arch::builtin();
+        let cell = Cell { arch: "riscv".into(), smp: Smp::Smp, mmu: Mmu::Mmu };
+        let a = qemu_args(&t["riscv"], &cell, Path::new("/b/Image"), Path::new("/b/i.cpio"));
+        let s = a.join(" ");
+        assert!(s.starts_with("-M virt -cpu rv64 -bios default -m 512M -smp 2 -nographic"), "{s}");
+        assert!(s.ends_with("-append console=ttyS0 panic=-1 rdinit=/init"), "{s}");
+        assert_eq!(clang_from_toolchain(&["LLVM=-19".into()]), "clang-19");
+        assert_eq!(lld_for("clang-19"), "ld.lld-19");
+    }
+}
