@@ -23,6 +23,10 @@ pub struct Arch {
     pub append: Option<String>,
     /// Why cells of this arch (or variant) cannot be booted, if they cannot.
     pub boot_skip: Option<String>,
+    /// Extra clang flags for /init.
+    pub init_cflags: Option<String>,
+    /// /init must be a FLAT executable (NOMMU kernels).
+    pub flat: Option<bool>,
     /// Why the vma tests cannot run in this arch's guests, if they cannot.
     pub vmatest_skip: Option<String>,
 }
@@ -43,6 +47,8 @@ impl Arch {
             memory: self.memory.or_else(|| base.memory.clone()),
             append: self.append.or_else(|| base.append.clone()),
             boot_skip: self.boot_skip.or_else(|| base.boot_skip.clone()),
+            init_cflags: self.init_cflags.or_else(|| base.init_cflags.clone()),
+            flat: self.flat.or(base.flat),
             vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
         }
     }
@@ -117,7 +123,10 @@ mod tests {
         assert_eq!(a.firmware.as_deref(), Some("none"));
         assert_eq!(a.cpu.as_deref(), Some("rv64,mmu=off"));
         assert_eq!(a.console.as_deref(), Some("ttyS0"));
-        assert_eq!(for_cell(&t, "riscv", "up", "mmu").firmware.as_deref(), Some("default"));
+        assert_eq!(
+            for_cell(&t, "riscv", "up", "mmu").firmware.as_deref(),
+            Some("default")
+        );
     }
 
     #[test]

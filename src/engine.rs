@@ -10,12 +10,12 @@ use crate::events::{Event, Sink, Stage, Tree};
 use crate::kconfig::{self, KconfigIndex};
 use crate::matrix::{Cell, Matrix, Selection};
 use crate::measure;
-use crate::vmatest;
 use crate::proc::{self, Outcome};
 use crate::series::{self, Applied, Scratch, Series};
 use crate::store::{
     self, BuildData, CellEntry, ConfigureData, MeasureData, Record, Results, RunSummary, Status,
 };
+use crate::vmatest;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -249,7 +249,10 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
     let pool = pool(opts.parallel)?;
     for (tree, commit) in &trees {
         // Only touch the source tree when some cell needs a real stage.
-        let host_cache = opts.cache.join("records/host").join(format!("{commit}.json"));
+        let host_cache = opts
+            .cache
+            .join("records/host")
+            .join(format!("{commit}.json"));
         let host_cached = !opts.force && host_cache.exists();
         if !host_cached || selected.iter().any(|c| !ctx.cached(c, commit)) {
             p.checkout(tree, commit, sink)?;
@@ -289,7 +292,12 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
 pub fn trees(applied: &Applied, per_patch: bool) -> Vec<(Tree, String)> {
     let mut out = vec![(Tree::Base, applied.base.clone())];
     if per_patch {
-        for (i, c) in applied.commits.iter().enumerate().take(applied.commits.len().saturating_sub(1)) {
+        for (i, c) in applied
+            .commits
+            .iter()
+            .enumerate()
+            .take(applied.commits.len().saturating_sub(1))
+        {
             out.push((Tree::Patch(i + 1), c.clone()));
         }
     }
@@ -342,7 +350,15 @@ fn pool(n: usize) -> Result<rayon::ThreadPool> {
 pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<String> {
     let mut out = Vec::new();
     let host = |tree: &str| -> Option<Record> {
-        store::read_json(&results.root.join(run_id).join("host").join(tree).join("vmatest.json")).ok()
+        store::read_json(
+            &results
+                .root
+                .join(run_id)
+                .join("host")
+                .join(tree)
+                .join("vmatest.json"),
+        )
+        .ok()
     };
     if let (Some(b), Some(p)) = (host("base"), host("patched")) {
         if b.status == Status::Ok && p.status != Status::Ok {
@@ -388,7 +404,8 @@ struct Ctx<'a> {
     out: Option<(&'a Results, &'a str)>,
     sink: &'a dyn Sink,
     kconfig: Mutex<HashMap<(String, String), Arc<KconfigIndex>>>,
-    initramfs_lock: Mutex<()>,
+    /// Initramfs built this run, by variant directory.
+    initramfs_lock: Mutex<HashMap<PathBuf, (PathBuf, Vec<String>)>>,
     touched: Vec<String>,
 }
 
@@ -408,7 +425,7 @@ impl<'a> Ctx<'a> {
             out,
             sink,
             kconfig: Mutex::new(HashMap::new()),
-            initramfs_lock: Mutex::new(()),
+            initramfs_lock: Mutex::new(HashMap::new()),
             touched: p.series.touched_files(),
         }
     }
@@ -502,15 +519,22 @@ impl<'a> Ctx<'a> {
         let frags = kconfig::fragments(&self.p.matrix, cell).ok()?;
         let (text, _) = kconfig::merge(&frags).ok()?;
         let m = &self.p.matrix;
+        let facts = m.facts(cell);
+        // Only what decides configure, build and measure results; the boot
+        // recipe is not part of it (a cached build is booted again when its
+        // boot record is missing).
         let key = serde_json::json!({
             "vmamatrix": VERSION,
             "cell": cell.id(),
             "commit": commit,
             "fragments": text,
             "toolchain": m.toolchain,
-            "arch": m.facts(cell),
+            "srcarch": facts.srcarch(&cell.arch),
+            "target": facts.target(),
+            "image": facts.image,
             "structs": m.structs,
             "probe": m.probe,
+            "track": m.track,
             "touched": self.touched,
         });
         Some(series::hex(&Sha256::digest(key.to_string().as_bytes())))
@@ -591,7 +615,11 @@ impl<'a> Ctx<'a> {
                 .map_err(|e| Error::Setup(format!("tools/testing/vma: {e}")))?;
             let mut r = self.record(&cell, tree, Stage::VmaTest, commit);
             r.cell = "host".into();
-            r.status = if data.passed() { Status::Ok } else { Status::Failed };
+            r.status = if data.passed() {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
             r.secs = t.elapsed().as_secs_f64();
             r.commands = data.commands.clone();
             r.vmatest = Some(data);
@@ -604,41 +632,66 @@ impl<'a> Ctx<'a> {
         store::write_json(&dir.join("vmatest.json"), &r)?;
         let summary = match r.vmatest.as_ref().and_then(|d| d.tests) {
             Some((n, p, f)) => format!("{n} tests run, {p} passed, {f} failed"),
-            None => r.vmatest.as_ref().map(|d| d.outcome.clone()).unwrap_or_default(),
+            None => r
+                .vmatest
+                .as_ref()
+                .map(|d| d.outcome.clone())
+                .unwrap_or_default(),
         };
         self.finished(&r, tree, summary);
         Ok(())
     }
 
     /// Build (once per architecture variant) the initramfs with /init.
-    fn initramfs(&self, cell: &Cell, dir: &Path) -> std::result::Result<(PathBuf, Vec<String>), String> {
-        let _guard = self.initramfs_lock.lock().unwrap();
+    fn initramfs(
+        &self,
+        cell: &Cell,
+        dir: &Path,
+    ) -> std::result::Result<(PathBuf, Vec<String>), String> {
+        let mut built = self.initramfs_lock.lock().unwrap();
         let facts = self.p.matrix.facts(cell);
-        let triple = facts.triple.clone().ok_or("no clang triple for this arch")?;
+        let triple = facts
+            .triple
+            .clone()
+            .ok_or("no clang triple for this arch")?;
         let srcarch = self.srcarch(cell);
-        let bdir = self.p.work.join("boot").join(&triple);
-        let out = bdir.join("initramfs.cpio");
-        if out.exists() {
-            return Ok((out, vec![]));
+        let variant = if facts.flat.unwrap_or(false) {
+            format!("{triple}-flat")
+        } else {
+            triple
+        };
+        let bdir = self.p.work.join("boot").join(variant);
+        // Built once per run and variant: /init follows this vmamatrix's
+        // init.c and the arch table, not an older run's.
+        if let Some((p, cmds)) = built.get(&bdir) {
+            return Ok((p.clone(), cmds.clone()));
         }
         let log = dir.join("initramfs.log");
         let hdr_build = bdir.join("headers-build");
         let headers = bdir.join("headers");
         let mut cmd = self.make();
-        let mut args = vec![format!("O={}", hdr_build.display()), format!("ARCH={srcarch}")];
+        let mut args = vec![
+            format!("O={}", hdr_build.display()),
+            format!("ARCH={srcarch}"),
+        ];
         args.extend(self.p.matrix.toolchain.iter().cloned());
         args.push(format!("INSTALL_HDR_PATH={}", headers.display()));
         args.push("headers_install".into());
         cmd.args(&args);
         let o = proc::run_logged(cmd, &log, Duration::from_secs(600)).map_err(|e| e.to_string())?;
         if !o.success() {
-            return Err(format!("make headers_install failed ({o}); see {}", log.display()));
+            return Err(format!(
+                "make headers_install failed ({o}); see {}",
+                log.display()
+            ));
         }
         let clang = boot::clang_from_toolchain(&self.p.matrix.toolchain);
-        let (path, mut cmds) = boot::build_initramfs(&clang, &triple, &self.p.src(), &headers, &bdir, &log)?;
+        let (path, mut cmds) =
+            boot::build_initramfs(&clang, &facts, &self.p.src(), &headers, &bdir, &log)?;
         let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
         full.extend(args);
         cmds.insert(0, proc::shell_line("make", &full));
+        built.insert(bdir, (path.clone(), cmds.clone()));
         Ok((path, cmds))
     }
 
@@ -648,9 +701,8 @@ impl<'a> Ctx<'a> {
         let facts = self.p.matrix.facts(cell);
         let mut r = self.record(cell, tree, Stage::Boot, commit);
         let skip = boot::not_bootable(&facts).or_else(|| {
-            (cell.mmu == crate::matrix::Mmu::Nommu).then(|| {
-                "NOMMU userland must be a FLAT binary and vmamatrix cannot convert /init to FLAT yet"
-                    .to_string()
+            (cell.mmu == crate::matrix::Mmu::Nommu && facts.flat != Some(true)).then(|| {
+                "NOMMU userland must be FLAT: set flat = true for this arch variant".to_string()
             })
         });
         let data = match skip {
@@ -679,7 +731,12 @@ impl<'a> Ctx<'a> {
                     r.commands = cmds;
                     let args = boot::qemu_args(&facts, cell, &dir.join(IMAGE), &initrd);
                     let qemu = facts.qemu.clone().unwrap_or_default();
-                    boot::boot(&qemu, &args, &dir.join("console.log"), boot::Limits::default())
+                    boot::boot(
+                        &qemu,
+                        &args,
+                        &dir.join("console.log"),
+                        boot::Limits::default(),
+                    )
                 }
             },
         };
@@ -699,7 +756,12 @@ impl<'a> Ctx<'a> {
             _ => Status::Failed,
         };
         r.secs = t.elapsed().as_secs_f64();
-        let summary = match (&data.outcome, &data.secs_to_marker, &data.reason, &data.panic) {
+        let summary = match (
+            &data.outcome,
+            &data.secs_to_marker,
+            &data.reason,
+            &data.panic,
+        ) {
             (boot::BootOutcome::Booted, Some(s), _, _) => format!("booted in {s:.1}s"),
             (_, _, _, Some(p)) => p.clone(),
             (o, _, Some(why), _) => format!("{o:?}: {why}"),

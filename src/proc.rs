@@ -108,6 +108,8 @@ pub fn run_logged(mut cmd: Command, log: &Path, limit: Duration) -> std::io::Res
     }
     GROUPS.lock().unwrap().retain(|&g| g != pid);
     Ok(match status {
+        // Killed because vmamatrix is being interrupted: not a result.
+        Some(_) if interrupted() => Outcome::Interrupted,
         Some(st) => match st.code() {
             Some(c) => Outcome::Exited(c),
             None => Outcome::Signalled,
@@ -164,7 +166,8 @@ pub fn run_watched(
         if len != last_len {
             last_len = len;
             last_output = Instant::now();
-            let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+            let text =
+                String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
             if watch(&text) {
                 kill(&mut child);
                 break Watched::Stopped;
@@ -172,6 +175,7 @@ pub fn run_watched(
         }
         if let Some(st) = exited {
             break Watched::Done(match st.code() {
+                _ if interrupted() => Outcome::Interrupted,
                 Some(c) => Outcome::Exited(c),
                 None => Outcome::Signalled,
             });
@@ -249,16 +253,37 @@ mod tests {
         let mut c = Command::new("sh");
         c.args(["-c", "echo booting; echo MARK; sleep 30"]);
         let t = Instant::now();
-        let w = run_watched(c, &log, Duration::from_secs(20), Duration::from_secs(20), |s| s.contains("MARK")).unwrap();
+        let w = run_watched(
+            c,
+            &log,
+            Duration::from_secs(20),
+            Duration::from_secs(20),
+            |s| s.contains("MARK"),
+        )
+        .unwrap();
         assert_eq!(w, Watched::Stopped);
         assert!(t.elapsed() < Duration::from_secs(10));
         let mut c = Command::new("sh");
         c.args(["-c", "echo hi; sleep 30"]);
-        let w = run_watched(c, &log, Duration::from_secs(20), Duration::from_millis(400), |_| false).unwrap();
+        let w = run_watched(
+            c,
+            &log,
+            Duration::from_secs(20),
+            Duration::from_millis(400),
+            |_| false,
+        )
+        .unwrap();
         assert_eq!(w, Watched::Silent);
         let mut c = Command::new("sh");
         c.args(["-c", "exit 7"]);
-        let w = run_watched(c, &log, Duration::from_secs(20), Duration::from_secs(20), |_| false).unwrap();
+        let w = run_watched(
+            c,
+            &log,
+            Duration::from_secs(20),
+            Duration::from_secs(20),
+            |_| false,
+        )
+        .unwrap();
         assert_eq!(w, Watched::Done(Outcome::Exited(7)));
     }
 

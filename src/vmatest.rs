@@ -53,7 +53,11 @@ pub fn host(src: &Path, jobs: usize, log: &Path) -> std::io::Result<VmaTestData>
     }
     let mut clean = Command::new("make");
     clean.arg("-C").arg(&dir).arg("clean");
-    let _ = proc::run_logged(clean, &log.with_extension("clean.log"), Duration::from_secs(120));
+    let _ = proc::run_logged(
+        clean,
+        &log.with_extension("clean.log"),
+        Duration::from_secs(120),
+    );
     data.commands = commands;
     Ok(data)
 }

@@ -28,7 +28,7 @@ impl Console {
                 c.started = true;
             }
             if let Some(rest) = line.split(RESULT).nth(1) {
-                c.result = rest.trim().split_whitespace().next().and_then(|s| s.parse().ok());
+                c.result = rest.split_whitespace().next().and_then(|s| s.parse().ok());
                 if c.result.is_none() {
                     c.result = Some(-1);
                 }
@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn panics() {
         let c = Console::read("[ 1.0] Kernel panic - not syncing: VFS: Unable to mount root fs\n[ 1.0] ---[ end Kernel panic");
-        assert_eq!(c.panic.as_deref(), Some("Kernel panic - not syncing: VFS: Unable to mount root fs"));
+        assert_eq!(
+            c.panic.as_deref(),
+            Some("Kernel panic - not syncing: VFS: Unable to mount root fs")
+        );
         assert!(c.finished() && !c.started);
     }
 

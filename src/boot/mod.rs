@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod cpio;
+pub mod flat;
 
 use crate::arch::Arch;
 use crate::matrix::{Cell, Mmu, Smp};
@@ -80,7 +81,14 @@ pub fn not_bootable(arch: &Arch) -> Option<String> {
 }
 
 /// The clang command that builds /init for `triple` from `src`'s nolibc.
-pub fn init_command(clang: &str, triple: &str, src: &Path, headers: &Path, c: &Path, out: &Path) -> Vec<String> {
+pub fn init_command(
+    clang: &str,
+    triple: &str,
+    src: &Path,
+    headers: &Path,
+    c: &Path,
+    out: &Path,
+) -> Vec<String> {
     vec![
         clang.to_string(),
         format!("--target={triple}"),
@@ -94,7 +102,9 @@ pub fn init_command(clang: &str, triple: &str, src: &Path, headers: &Path, c: &P
         "-fuse-ld=lld".into(),
         format!("--ld-path={}", lld_for(clang)),
         "-include".into(),
-        src.join("tools/include/nolibc/nolibc.h").display().to_string(),
+        src.join("tools/include/nolibc/nolibc.h")
+            .display()
+            .to_string(),
         "-I".into(),
         src.join("tools/include/nolibc").display().to_string(),
         "-I".into(),
@@ -132,33 +142,78 @@ pub fn clang_from_toolchain(toolchain: &[String]) -> String {
 /// commands run. `headers` must hold `make headers_install` output.
 pub fn build_initramfs(
     clang: &str,
-    triple: &str,
+    facts: &Arch,
     src: &Path,
     headers: &Path,
     dir: &Path,
     log: &Path,
 ) -> Result<(PathBuf, Vec<String>), String> {
+    let triple = facts
+        .triple
+        .as_deref()
+        .ok_or("no clang triple for this arch")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let c = dir.join("init.c");
     std::fs::write(&c, INIT_C).map_err(|e| format!("{}: {e}", c.display()))?;
     let exe = dir.join("init");
-    let args = init_command(clang, triple, src, headers, &c, &exe);
+    let mut args = init_command(clang, triple, src, headers, &c, &exe);
+    let flat = facts.flat.unwrap_or(false);
+    let mut extra: Vec<String> = facts
+        .init_cflags
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if flat {
+        // Keep relocations for the FLAT converter; page-align segments so the
+        // data segment starts on a FLAT data boundary.
+        extra.push("-Wl,--emit-relocs".into());
+        extra.push("-Wl,-z,separate-loadable-segments".into());
+    }
+    let at = args.len() - 3;
+    args.splice(at..at, extra);
     let mut cmd = Command::new(&args[0]);
     cmd.args(&args[1..]);
-    let o = proc::run_logged(cmd, log, Duration::from_secs(120)).map_err(|e| format!("{clang}: {e}"))?;
+    let o = proc::run_logged(cmd, log, Duration::from_secs(120))
+        .map_err(|e| format!("{clang}: {e}"))?;
     if !o.success() {
-        return Err(format!("building /init failed ({o}); see {}", log.display()));
+        return Err(format!(
+            "building /init failed ({o}); see {}",
+            log.display()
+        ));
     }
-    let init = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    let mut init = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    let mut cmds = vec![proc::shell_line(&args[0], &args[1..])];
+    if flat {
+        init = flat::elf_to_flat(&init, 16384)
+            .map_err(|e| format!("FLAT conversion of /init: {e}"))?;
+        cmds.push("vmamatrix: ELF -> FLAT conversion (src/boot/flat.rs)".into());
+    }
     let archive = cpio::write(&[
-        cpio::Entry::Dir { path: "dev".into(), mode: 0o755 },
-        cpio::Entry::CharDev { path: "dev/console".into(), mode: 0o600, major: 5, minor: 1 },
-        cpio::Entry::Dir { path: "proc".into(), mode: 0o755 },
-        cpio::Entry::File { path: "init".into(), mode: 0o755, data: init },
+        cpio::Entry::Dir {
+            path: "dev".into(),
+            mode: 0o755,
+        },
+        cpio::Entry::CharDev {
+            path: "dev/console".into(),
+            mode: 0o600,
+            major: 5,
+            minor: 1,
+        },
+        cpio::Entry::Dir {
+            path: "proc".into(),
+            mode: 0o755,
+        },
+        cpio::Entry::File {
+            path: "init".into(),
+            mode: 0o755,
+            data: init,
+        },
     ]);
     let out = dir.join("initramfs.cpio");
     crate::store::write_atomic(&out, &archive).map_err(|e| e.to_string())?;
-    Ok((out, vec![proc::shell_line(&args[0], &args[1..])]))
+    Ok((out, cmds))
 }
 
 /// The QEMU command line for a cell.
@@ -220,7 +275,9 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         seen = Some(c);
         done
     });
-    let c = seen.unwrap_or_else(|| console::Console::read(&std::fs::read_to_string(log).unwrap_or_default()));
+    let c = seen.unwrap_or_else(|| {
+        console::Console::read(&std::fs::read_to_string(log).unwrap_or_default())
+    });
     let outcome = match (&res, &c) {
         (_, c) if c.result.is_some() => BootOutcome::Booted,
         (_, c) if c.panic.is_some() => BootOutcome::Panic,
@@ -253,11 +310,26 @@ mod tests {
     #[test]
     fn qemu_command_from_recipe() {
         let t = crate::arch::builtin();
-        let cell = Cell { arch: "riscv".into(), smp: Smp::Smp, mmu: Mmu::Mmu };
-        let a = qemu_args(&t["riscv"], &cell, Path::new("/b/Image"), Path::new("/b/i.cpio"));
+        let cell = Cell {
+            arch: "riscv".into(),
+            smp: Smp::Smp,
+            mmu: Mmu::Mmu,
+        };
+        let a = qemu_args(
+            &t["riscv"],
+            &cell,
+            Path::new("/b/Image"),
+            Path::new("/b/i.cpio"),
+        );
         let s = a.join(" ");
-        assert!(s.starts_with("-M virt -cpu rv64 -bios default -m 512M -smp 2 -nographic"), "{s}");
-        assert!(s.ends_with("-append console=ttyS0 panic=-1 rdinit=/init"), "{s}");
+        assert!(
+            s.starts_with("-M virt -cpu rv64 -bios default -m 512M -smp 2 -nographic"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("-append console=ttyS0 panic=-1 rdinit=/init"),
+            "{s}"
+        );
         assert_eq!(clang_from_toolchain(&["LLVM=-19".into()]), "clang-19");
         assert_eq!(lld_for("clang-19"), "ld.lld-19");
     }

@@ -73,7 +73,11 @@ pub fn load(results: &Results, run: RunSummary) -> Report {
         for t in &run.trees {
             if let Some(rec) = results.read_record(&run.run_id, &c.id, t, Stage::Build) {
                 let nw = rec.build.as_ref().map_or(0, |b| b.new_warnings.len());
-                let st = if rec.status == Status::Ok { "ok" } else { "FAIL" };
+                let st = if rec.status == Status::Ok {
+                    "ok"
+                } else {
+                    "FAIL"
+                };
                 per_tree.insert((c.id.clone(), t.clone()), (st.to_string(), nw));
             }
         }
@@ -184,11 +188,13 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         .map(|t| get(t, Stage::Boot).and_then(|r| r.boot))
         .collect();
     let boot_text = |i: usize| {
-        boots[i].as_ref().map(|b| match (b.outcome, b.secs_to_marker) {
-            (crate::boot::BootOutcome::Booted, Some(s)) => format!("booted {s:.1}s"),
-            (crate::boot::BootOutcome::NotBootable, _) => "not bootable".to_string(),
-            (o, _) => format!("{o:?}").to_lowercase(),
-        })
+        boots[i]
+            .as_ref()
+            .map(|b| match (b.outcome, b.secs_to_marker) {
+                (crate::boot::BootOutcome::Booted, Some(s)) => format!("booted {s:.1}s"),
+                (crate::boot::BootOutcome::NotBootable, _) => "not bootable".to_string(),
+                (o, _) => format!("{o:?}").to_lowercase(),
+            })
     };
     let mut boot_notes: Vec<String> = Vec::new();
     for (i, t) in trees.iter().enumerate() {
@@ -342,7 +348,11 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         .iter()
         .filter_map(|t| {
             let r: Record = crate::store::read_json(
-                &r.results_root.join(&run.run_id).join("host").join(t).join("vmatest.json"),
+                &r.results_root
+                    .join(&run.run_id)
+                    .join("host")
+                    .join(t)
+                    .join("vmatest.json"),
             )
             .ok()?;
             let d = r.vmatest?;
@@ -353,7 +363,10 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         })
         .collect();
     if !host.is_empty() {
-        s.push_str(&format!("\ntools/testing/vma on the host: {}\n", host.join("; ")));
+        s.push_str(&format!(
+            "\ntools/testing/vma on the host: {}\n",
+            host.join("; ")
+        ));
     }
     let infeasible: Vec<&Row> = r
         .rows
@@ -447,7 +460,10 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             }
             s.push_str(&format!(
                 " {} |\n",
-                run.first_bad.get(&row.id).map(String::as_str).unwrap_or("none")
+                run.first_bad
+                    .get(&row.id)
+                    .map(String::as_str)
+                    .unwrap_or("none")
             ));
         }
     }
