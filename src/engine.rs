@@ -258,14 +258,20 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
             p.checkout(tree, commit, sink)?;
         }
         ctx.host_vmatest(tree, commit, &host_cache, host_cached)?;
-        pool.install(|| {
+        if proc::interrupted() {
+            break;
+        }
+        let done = pool.install(|| {
             selected
                 .par_iter()
                 .map(|cell| ctx.cell_tree(cell, tree, commit))
                 .collect::<Result<Vec<()>>>()
-        })?;
-        if proc::interrupted() {
-            break;
+        });
+        match done {
+            Err(Error::Interrupted) => break,
+            Err(e) => return Err(e),
+            Ok(_) if proc::interrupted() => break,
+            Ok(_) => {}
         }
     }
     summary.regressions = regressions(results, &run_id, &selected);
