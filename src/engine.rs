@@ -569,7 +569,10 @@ impl<'a> Ctx<'a> {
             let cd = self.cache_dir(cell, commit).unwrap();
             let built = store::read_json::<Record>(&cd.join("build.json"))
                 .is_ok_and(|r| r.status == Status::Ok);
-            if !built || cd.join("boot.json").exists() {
+            let key = boot::boot_key(&self.p.matrix.facts(cell));
+            let booted = store::read_json::<Record>(&cd.join("boot.json"))
+                .is_ok_and(|r| r.boot.is_some_and(|b| b.key == key));
+            if !built || booted {
                 return self.replay(cell, tree, commit, &dir);
             }
             // Built and measured before, not booted yet: boot the kept image.
@@ -721,6 +724,7 @@ impl<'a> Ctx<'a> {
                 reason: Some(reason),
                 qemu: String::new(),
                 guest_tests_note: None,
+                key: String::new(),
             },
             None => match self.initramfs(cell, dir) {
                 Err(e) => boot::BootData {
@@ -732,6 +736,7 @@ impl<'a> Ctx<'a> {
                     reason: Some(format!("initramfs: {e}")),
                     qemu: String::new(),
                     guest_tests_note: None,
+                    key: String::new(),
                 },
                 Ok((initrd, cmds)) => {
                     r.commands = cmds;
@@ -747,6 +752,7 @@ impl<'a> Ctx<'a> {
             },
         };
         let mut data = data;
+        data.key = boot::boot_key(&facts);
         if data.tests.is_none() {
             data.guest_tests_note = Some(facts.vmatest_skip.clone().unwrap_or_else(|| {
                 "vmamatrix does not cross-build tools/testing/vma for guests yet (needs a static target liburcu)"

@@ -4,7 +4,8 @@
 //! works unchanged), the FLAT header replaces the ELF header at the start of
 //! the image, and absolute 64- or 32-bit pointers found through the
 //! relocations the linker kept (`--emit-relocs`) and in `.got` become FLAT
-//! relocations. The file is marked FLAT_FLAG_RAM, so the kernel loads it in
+//! relocations (offsets counted from the end of the header, as
+//! fs/binfmt_flat.c reads them). The file is marked FLAT_FLAG_RAM, so the kernel loads it in
 //! one piece.
 
 use object::{Object, ObjectSection, ObjectSegment, RelocationKind, RelocationTarget};
@@ -77,18 +78,14 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
     }
 
     // Image offset f of link address v, and the value FLAT wants for it:
-    // text offsets are counted after the header, data offsets from the start.
-    let text_len = data_start;
+    // binfmt_flat counts text and data addresses from the end of the header
+    // (it subtracts the header from text_len before relocating).
     let flat_value = |v: u64| -> Option<u32> {
         let f = v.checked_sub(base)?;
         if f > mem_end {
             return None;
         }
-        Some(if f < text_len {
-            f.checked_sub(HEADER as u64)?
-        } else {
-            f
-        } as u32)
+        Some(f.checked_sub(HEADER as u64)? as u32)
     };
     let mut relocs: Vec<u32> = Vec::new();
     // `strict`: a pointer that cannot be relocated is an error. GOT slots
@@ -113,8 +110,10 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
                 }
                 return Err(format!("pointer {v:#x} at {loc:#x} is outside the image"));
             };
+            // Without FLAT_FLAG_GOTPIC the kernel reads the stored value in
+            // network byte order and writes the relocated pointer back natively.
             slot.fill(0);
-            slot[..4].copy_from_slice(&nv.to_le_bytes());
+            slot[..4].copy_from_slice(&nv.to_be_bytes());
             relocs.push(flat_value(loc).ok_or("relocation outside the image")?);
             Ok(())
         };
@@ -241,7 +240,7 @@ mod tests {
                 .try_into()
                 .unwrap(),
         ) as usize;
-        let v = u32::from_le_bytes(flat[r..r + 4].try_into().unwrap()) as usize;
+        let v = u32::from_be_bytes(flat[r + 64..r + 68].try_into().unwrap()) as usize;
         assert_eq!(&flat[v + 64..v + 66], b"hi");
     }
 

@@ -17,6 +17,20 @@ use std::time::{Duration, Instant};
 
 const INIT_C: &str = include_str!("init.c");
 
+/// Bump when /init, the FLAT converter or the QEMU command line change in a
+/// way that can change a boot's outcome: cached boot records are redone.
+const BOOT_REV: u32 = 3;
+
+/// What decides a boot's outcome besides the kernel image.
+pub fn boot_key(facts: &Arch) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!(
+        "{BOOT_REV}\n{}\n{INIT_C}",
+        serde_json::to_string(facts).unwrap_or_default()
+    );
+    crate::series::hex(&Sha256::digest(text.as_bytes()))[..16].to_string()
+}
+
 /// How a boot ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -51,6 +65,9 @@ pub struct BootData {
     /// Why the vma tests did not run in this guest, when they did not.
     #[serde(default)]
     pub guest_tests_note: Option<String>,
+    /// `boot_key()` of the recipe this boot used.
+    #[serde(default)]
+    pub key: String,
 }
 
 /// Limits for one boot.
@@ -292,6 +309,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         exit_status: c.result,
         tests: c.tests,
         guest_tests_note: None,
+        key: String::new(),
         reason: match &res {
             Err(e) => Some(format!("cannot start {qemu}: {e}")),
             Ok(proc::Watched::Done(o)) if outcome == BootOutcome::QemuFailed => {
