@@ -78,6 +78,18 @@ pub enum Cmd {
         /// Also build every intermediate commit and name the first bad patch
         #[arg(long)]
         per_patch: bool,
+        /// Run only shard K of N of the selected cells (e.g. 2/4), for batch systems
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+    },
+    /// Combine shard runs (results/<run-id> directories) into one run.
+    Merge {
+        /// Run directories of the shards
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Where the merged run goes (default: results/)
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        results: PathBuf,
     },
     /// Show the matrix table of a run (default: the latest).
     Report {
@@ -138,6 +150,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             parallel,
             force,
             per_patch,
+            shard,
         } => {
             let m = load_matrix(&common)?;
             let cache = matrix::cache_dir();
@@ -154,6 +167,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }
             opts.force = force;
             opts.per_patch = per_patch;
+            opts.shard = shard;
             if let Some(spec) = &only {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;
@@ -162,6 +176,17 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let sink = Progress::stderr();
             let p = Prepared::new(m, &cache, &sink)?;
             let summary = engine::run(&p, &opts, &results, &sink)?;
+            let rep = report::load(&results, summary);
+            print!("{}", report::markdown(&rep, true));
+            Ok(if rep.run.regressions.is_empty() {
+                exit::OK
+            } else {
+                exit::REGRESSION
+            })
+        }
+        Cmd::Merge { runs, results } => {
+            let results = Results::lock(&results)?;
+            let summary = engine::merge(&runs, &results)?;
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
             Ok(if rep.run.regressions.is_empty() {
@@ -190,6 +215,17 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             })
         }
     }
+}
+
+/// `K/N` with 1 <= K <= N.
+fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 1/4")?;
+    let k: usize = k.parse().map_err(|_| format!("bad shard index {k:?}"))?;
+    let n: usize = n.parse().map_err(|_| format!("bad shard count {n:?}"))?;
+    if k == 0 || n == 0 || k > n {
+        return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+    }
+    Ok((k, n))
 }
 
 fn plan_text(cells: &[engine::PlanCell]) -> String {

@@ -64,6 +64,9 @@ pub struct RunSummary {
     /// Per cell, the first patch that breaks the build or adds a warning.
     #[serde(default)]
     pub first_bad: std::collections::BTreeMap<String, String>,
+    /// `(K, N)` when this run is shard K of N.
+    #[serde(default)]
+    pub shard: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

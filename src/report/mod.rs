@@ -554,6 +554,7 @@ mod tests {
             interrupted: false,
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
+            shard: None,
         };
         for (tree, size, warn) in [("base", 160, 0), ("patched", 168, 1)] {
             let mut c = record("x86-up-mmu", tree, Stage::Configure, Status::Ok);

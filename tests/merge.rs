@@ -1,0 +1,123 @@
+//! `vmamatrix merge` combines shard runs into one run.
+
+mod common;
+
+use vmamatrix::events::Stage;
+use vmamatrix::series::SeriesInfo;
+use vmamatrix::store::{self, CellEntry, Record, Results, RunSummary, Status};
+
+fn run(
+    root: &std::path::Path,
+    id: &str,
+    selected: &[&str],
+    shard: (usize, usize),
+) -> std::path::PathBuf {
+    let res = Results::open(root);
+    let ids = ["x86-smp-mmu", "x86-up-mmu", "riscv-up-nommu"];
+    let s = RunSummary {
+        schema: store::SCHEMA,
+        run_id: id.into(),
+        vmamatrix: "0".into(),
+        started: format!("2026-01-0{}T00:00:00Z", shard.0),
+        finished: Some("2026-01-09T00:00:00Z".into()),
+        kernel: "/k".into(),
+        base: "b".into(),
+        patched: "p".into(),
+        toolchain: vec!["LLVM=-19".into()],
+        matrix: None,
+        series: SeriesInfo {
+            path: "s".into(),
+            hash: "h".repeat(64),
+            cover_subject: None,
+            patches: vec![],
+        },
+        structs: vec![],
+        cells: ids
+            .iter()
+            .map(|i| CellEntry {
+                id: i.to_string(),
+                arch: i.split('-').next().unwrap().into(),
+                smp: i.split('-').nth(1).unwrap().into(),
+                mmu: i.split('-').nth(2).unwrap().into(),
+                selected: selected.contains(i),
+            })
+            .collect(),
+        regressions: vec![],
+        interrupted: false,
+        trees: vec!["base".into(), "patched".into()],
+        first_bad: Default::default(),
+        shard: Some(shard),
+    };
+    for c in selected {
+        for (tree, st) in [("base", Status::Ok), ("patched", Status::Failed)] {
+            let r = Record {
+                schema: 1,
+                cell: c.to_string(),
+                tree: tree.into(),
+                stage: Stage::Build,
+                commit: "x".into(),
+                status: st,
+                secs: 1.0,
+                cached: false,
+                commands: vec![],
+                configure: None,
+                build: None,
+                measure: None,
+                boot: None,
+                vmatest: None,
+            };
+            res.write_record(id, &r).unwrap();
+        }
+    }
+    store::write_json(&root.join(id).join("run.json"), &s).unwrap();
+    root.join(id)
+}
+
+#[test]
+fn merged_shards_make_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = run(dir.path(), "a", &["x86-smp-mmu", "riscv-up-nommu"], (1, 2));
+    let b = run(dir.path(), "b", &["x86-up-mmu"], (2, 2));
+    let out = dir.path().join("merged");
+    let o = std::process::Command::new(common::bin())
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("--results")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "regressions found: {stdout} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, s) = Results::open(&out).find_run(None).unwrap();
+    assert!(s.cells.iter().all(|c| c.selected));
+    assert_eq!(s.shard, None);
+    assert_eq!(s.started, "2026-01-01T00:00:00Z");
+    assert_eq!(s.regressions.len(), 3, "{:?}", s.regressions);
+    assert!(out
+        .join(&s.run_id)
+        .join("x86-up-mmu/patched/build.json")
+        .is_file());
+    assert!(stdout.contains("| x86-up-mmu **REGRESSION** |"), "{stdout}");
+
+    // A run of another series is refused.
+    let c = run(dir.path(), "c", &["x86-up-mmu"], (2, 2));
+    let mut other: RunSummary = store::read_json(&c.join("run.json")).unwrap();
+    other.series.hash = "z".repeat(64);
+    store::write_json(&c.join("run.json"), &other).unwrap();
+    let o = std::process::Command::new(common::bin())
+        .arg("merge")
+        .arg(&a)
+        .arg(&c)
+        .arg("--results")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a shard of the same run"));
+}
