@@ -78,6 +78,10 @@ pub enum Cmd {
         /// Also build every intermediate commit and name the first bad patch
         #[arg(long)]
         per_patch: bool,
+        /// Fast path: configure and compile only the struct probe object (no
+        /// vmlinux, no boot), for struct sizes of every cell in minutes
+        #[arg(long)]
+        structs_only: bool,
         /// Run only shard K of N of the selected cells (e.g. 2/4), for batch systems
         #[arg(long, value_name = "K/N", value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
@@ -151,6 +155,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             force,
             per_patch,
             shard,
+            structs_only,
         } => {
             let m = load_matrix(&common)?;
             let cache = matrix::cache_dir();
@@ -168,6 +173,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             opts.force = force;
             opts.per_patch = per_patch;
             opts.shard = shard;
+            opts.structs_only = structs_only;
             if let Some(spec) = &only {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;

@@ -41,6 +41,8 @@ pub struct Options {
     pub per_patch: bool,
     /// Run only shard K of N (1-based) of the selected cells.
     pub shard: Option<(usize, usize)>,
+    /// Fast path: configure, compile only the probe object, measure structs.
+    pub structs_only: bool,
     pub cache: PathBuf,
 }
 
@@ -54,6 +56,7 @@ impl Options {
             force: false,
             per_patch: false,
             shard: None,
+            structs_only: false,
             cache,
         }
     }
@@ -570,16 +573,26 @@ impl<'a> Ctx<'a> {
 
     fn build_command(&self, cell: &Cell) -> (Vec<String>, String) {
         let arch = self.p.matrix.facts(cell);
+        let target = if self.opts.structs_only {
+            self.probe_object()
+        } else {
+            arch.target().to_string()
+        };
         let args = build::build_args(
             &self.srcarch(cell),
             &self.p.matrix.toolchain,
             &self.p.build_dir(cell),
             self.jobs(),
-            arch.target(),
+            &target,
         );
         let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
         full.extend(args.iter().cloned());
         (args, proc::shell_line("make", &full))
+    }
+
+    /// `mm/init-mm.o` for probe `mm/init-mm.c`.
+    fn probe_object(&self) -> String {
+        format!("{}.o", self.p.matrix.probe.trim_end_matches(".c"))
     }
 
     fn log_dir(&self, cell: &Cell, tree: &Tree) -> PathBuf {
@@ -657,6 +670,7 @@ impl<'a> Ctx<'a> {
             "probe": m.probe,
             "track": m.track,
             "touched": self.touched,
+            "structs_only": self.opts.structs_only,
         });
         Some(series::hex(&Sha256::digest(key.to_string().as_bytes())))
     }
@@ -687,7 +701,7 @@ impl<'a> Ctx<'a> {
             let key = boot::boot_key(&self.p.matrix.facts(cell));
             let booted = store::read_json::<Record>(&cd.join("boot.json"))
                 .is_ok_and(|r| r.boot.is_some_and(|b| b.key == key));
-            if !built || booted {
+            if !built || booted || self.opts.structs_only {
                 return self.replay(cell, tree, commit, &dir);
             }
             // Built and measured before, not booted yet: boot the kept image.
@@ -703,7 +717,9 @@ impl<'a> Ctx<'a> {
             let brec = self.build(cell, tree, commit, &dir)?;
             if brec.status == Status::Ok && !proc::interrupted() {
                 self.measure(cell, tree, commit, &dir)?;
-                self.boot(cell, tree, commit, &dir)?;
+                if !self.opts.structs_only {
+                    self.boot(cell, tree, commit, &dir)?;
+                }
             }
         }
         if !proc::interrupted() {
@@ -1050,7 +1066,11 @@ impl<'a> Ctx<'a> {
         let diags = build::parse_diagnostics(&text, &prefixes);
         let (warnings, errors): (Vec<_>, Vec<_>) =
             diags.into_iter().partition(|d| d.kind == "warning");
-        let (compiled, not_compiled) = build::coverage(&self.touched, &self.p.build_dir(cell));
+        let (compiled, not_compiled) = if self.opts.structs_only {
+            (vec![], vec![])
+        } else {
+            build::coverage(&self.touched, &self.p.build_dir(cell))
+        };
         let mut r = self.record(cell, tree, Stage::Build, commit);
         r.status = if outcome.success() {
             Status::Ok
@@ -1076,7 +1096,7 @@ impl<'a> Ctx<'a> {
         if *tree != Tree::Base {
             self.mark_new_warnings(cell, &mut r);
         }
-        if outcome.success() {
+        if outcome.success() && !self.opts.structs_only {
             if let Some(img) = self.p.matrix.facts(cell).image {
                 let from = self.p.build_dir(cell).join(img);
                 let to = dir.join(IMAGE);
@@ -1115,6 +1135,7 @@ impl<'a> Ctx<'a> {
         let bdir = self.p.build_dir(cell);
         let mut errors = Vec::new();
         let vmlinux = match std::fs::read(bdir.join("vmlinux")) {
+            _ if self.opts.structs_only => None,
             Ok(data) => measure::elf::sections(&data)
                 .map_err(|e| errors.push(format!("vmlinux: {e}")))
                 .ok(),
@@ -1128,6 +1149,7 @@ impl<'a> Ctx<'a> {
             .matrix
             .facts(cell)
             .image
+            .filter(|_| !self.opts.structs_only)
             .as_ref()
             .and_then(|i| std::fs::metadata(bdir.join(i)).ok())
             .map(|m| m.len());
