@@ -192,7 +192,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::Merge { runs, results } => {
             let results = Results::lock(&results)?;
-            let summary = engine::merge(&runs, &results)?;
+            let summary = crate::shard::merge(&runs, &results)?;
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
             Ok(if rep.run.regressions.is_empty() {

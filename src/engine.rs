@@ -11,7 +11,9 @@ use crate::kconfig::{self, KconfigIndex};
 use crate::matrix::{Cell, Matrix, Selection};
 use crate::measure;
 use crate::proc::{self, Outcome};
+use crate::regress;
 use crate::series::{self, Applied, Scratch, Series};
+use crate::shard;
 use crate::store::{
     self, BuildData, CellEntry, ConfigureData, MeasureData, Record, Results, RunSummary, Status,
 };
@@ -208,7 +210,7 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         .filter(|c| opts.selection.matches(c))
         .cloned()
         .collect();
-    let selected = shard(selected, opts.shard);
+    let selected = shard::shard(selected, opts.shard);
     let started = store::now_utc();
     let mut run_id = store::run_id_from(&started);
     let mut n = 1;
@@ -282,10 +284,11 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
             Ok(_) => {}
         }
     }
-    summary.regressions = regressions(results, &run_id, &selected);
+    summary.regressions = regress::regressions(results, &run_id, &selected);
     summary.trees = trees.iter().map(|(t, _)| t.name()).collect();
     if opts.per_patch {
-        summary.first_bad = first_bad(results, &run_id, &selected, &trees, p.applied.commits.len());
+        summary.first_bad =
+            regress::first_bad(results, &run_id, &selected, &trees, p.applied.commits.len());
     }
     summary.interrupted = proc::interrupted();
     summary.finished = Some(store::now_utc());
@@ -299,116 +302,6 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         return Err(Error::Interrupted);
     }
     Ok(summary)
-}
-
-/// Shard K of N (1-based) of `cells`: every N-th cell starting at K-1, in
-/// matrix order, so shards are disjoint, cover all cells and are stable.
-pub fn shard(cells: Vec<Cell>, shard: Option<(usize, usize)>) -> Vec<Cell> {
-    match shard {
-        None => cells,
-        Some((k, n)) => cells
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % n == k - 1)
-            .map(|(_, c)| c)
-            .collect(),
-    }
-}
-
-/// Combine the runs in `dirs` (shards of one run: same base, series and
-/// trees) into a new run in `results`; returns its summary.
-pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
-    let mut runs = Vec::new();
-    for d in dirs {
-        let s: RunSummary = store::read_json(&d.join("run.json"))?;
-        runs.push((d.clone(), s));
-    }
-    let Some((_, first)) = runs.first() else {
-        return Err(Error::Setup("merge: no runs given".into()));
-    };
-    for (d, s) in &runs {
-        let same = s.base == first.base
-            && s.patched == first.patched
-            && s.series.hash == first.series.hash
-            && s.trees == first.trees
-            && s.toolchain == first.toolchain;
-        if !same {
-            return Err(Error::Setup(format!(
-                "merge: {} is not a shard of the same run as {} (base, series, trees or toolchain differ)",
-                d.display(),
-                runs[0].0.display()
-            )));
-        }
-    }
-    let mut merged = first.clone();
-    let started = store::now_utc();
-    merged.run_id = format!("{}-merged", store::run_id_from(&started));
-    merged.shard = None;
-    merged.interrupted = runs.iter().any(|(_, s)| s.interrupted);
-    merged.started = runs
-        .iter()
-        .map(|(_, s)| s.started.clone())
-        .min()
-        .unwrap_or_default();
-    merged.finished = runs.iter().filter_map(|(_, s)| s.finished.clone()).max();
-    let out = results.run_dir(&merged.run_id);
-    for c in merged.cells.iter_mut() {
-        c.selected = false;
-        for (d, s) in &runs {
-            if s.cells.iter().any(|x| x.id == c.id && x.selected) {
-                if c.selected {
-                    return Err(Error::Setup(format!(
-                        "merge: cell {} is in more than one run",
-                        c.id
-                    )));
-                }
-                c.selected = true;
-                copy_tree(&d.join(&c.id), &out.join(&c.id))?;
-            }
-        }
-    }
-    if runs[0].0.join("host").is_dir() {
-        copy_tree(&runs[0].0.join("host"), &out.join("host"))?;
-    }
-    let cells: Vec<Cell> = merged
-        .cells
-        .iter()
-        .filter(|c| c.selected)
-        .map(|c| Cell {
-            arch: c.arch.clone(),
-            smp: if c.smp == "smp" {
-                crate::matrix::Smp::Smp
-            } else {
-                crate::matrix::Smp::Up
-            },
-            mmu: if c.mmu == "mmu" {
-                crate::matrix::Mmu::Mmu
-            } else {
-                crate::matrix::Mmu::Nommu
-            },
-        })
-        .collect();
-    merged.regressions = regressions(results, &merged.run_id, &cells);
-    merged.first_bad = runs.iter().flat_map(|(_, s)| s.first_bad.clone()).collect();
-    results.write_summary(&merged)?;
-    Ok(merged)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    for e in std::fs::read_dir(from)
-        .map_err(|e| Error::io(from, e))?
-        .flatten()
-    {
-        let p = e.path();
-        if p.is_dir() {
-            copy_tree(&p, &to.join(e.file_name()))?;
-        } else {
-            let dest = to.join(e.file_name());
-            std::fs::copy(&p, &dest).map_err(|e| Error::io(&dest, e))?;
-        }
-    }
-    Ok(())
 }
 
 /// The trees a run builds, in order: base, each intermediate patch when
@@ -429,96 +322,11 @@ pub fn trees(applied: &Applied, per_patch: bool) -> Vec<(Tree, String)> {
     out
 }
 
-/// Per cell, the first tree after base whose build fails or adds warnings.
-pub fn first_bad(
-    results: &Results,
-    run_id: &str,
-    cells: &[Cell],
-    trees: &[(Tree, String)],
-    patches: usize,
-) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    for c in cells {
-        let id = c.id();
-        for (t, _) in trees.iter().skip(1) {
-            let Some(r) = results.read_record(run_id, &id, &t.name(), Stage::Build) else {
-                continue;
-            };
-            let patch = match t {
-                Tree::Patch(n) => *n,
-                _ => patches,
-            };
-            let nw = r.build.as_ref().map_or(0, |b| b.new_warnings.len());
-            let what = if r.status == Status::Failed {
-                "build fails".to_string()
-            } else if nw > 0 {
-                format!("{nw} new warning(s)")
-            } else {
-                continue;
-            };
-            out.insert(id.clone(), format!("patch {patch}: {what}"));
-            break;
-        }
-    }
-    out
-}
-
 fn pool(n: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(n.max(1))
         .build()
         .map_err(|e| Error::Setup(format!("thread pool: {e}")))
-}
-
-/// What makes the patched tree worse than the base, per cell.
-pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<String> {
-    let mut out = Vec::new();
-    let host = |tree: &str| -> Option<Record> {
-        store::read_json(
-            &results
-                .root
-                .join(run_id)
-                .join("host")
-                .join(tree)
-                .join("vmatest.json"),
-        )
-        .ok()
-    };
-    if let (Some(b), Some(p)) = (host("base"), host("patched")) {
-        if b.status == Status::Ok && p.status != Status::Ok {
-            out.push("host: tools/testing/vma passes on base, fails on patched".to_string());
-        }
-    }
-    for c in cells {
-        let id = c.id();
-        let get = |tree: &str, st: Stage| results.read_record(run_id, &id, tree, st);
-        let (bc, pc) = (
-            get("base", Stage::Configure),
-            get("patched", Stage::Configure),
-        );
-        if let (Some(b), Some(p)) = (&bc, &pc) {
-            if b.status == Status::Ok && p.status == Status::Infeasible {
-                out.push(format!("{id}: configuration became infeasible"));
-            }
-        }
-        let (bb, pb) = (get("base", Stage::Build), get("patched", Stage::Build));
-        if let (Some(b), Some(p)) = (&bb, &pb) {
-            if b.status == Status::Ok && p.status == Status::Failed {
-                out.push(format!("{id}: patched build fails, base builds"));
-            }
-            let nw = p.build.as_ref().map_or(0, |d| d.new_warnings.len());
-            if nw > 0 {
-                out.push(format!("{id}: {nw} new warning(s)"));
-            }
-        }
-        let (bb, pb) = (get("base", Stage::Boot), get("patched", Stage::Boot));
-        if let (Some(b), Some(p)) = (&bb, &pb) {
-            if b.status == Status::Ok && p.status == Status::Failed {
-                out.push(format!("{id}: base boots, patched does not"));
-            }
-        }
-    }
-    out
 }
 
 /// Everything the stages of one run share.
@@ -922,14 +730,14 @@ impl<'a> Ctx<'a> {
             return;
         };
         let _ = std::fs::remove_dir_all(&cd);
-        if copy_dir(dir, &cd).is_ok() {
+        if store::copy_tree(dir, &cd).is_ok() {
             let _ = std::fs::write(cd.join("complete"), "");
         }
     }
 
     fn replay(&self, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<()> {
         let cd = self.cache_dir(cell, commit).unwrap();
-        copy_dir(&cd, dir)?;
+        store::copy_tree(&cd, dir)?;
         let _ = std::fs::remove_file(dir.join("complete"));
         for stage in [Stage::Configure, Stage::Build, Stage::Measure, Stage::Boot] {
             let p = dir.join(format!("{}.json", stage.name()));
@@ -1221,42 +1029,4 @@ fn tail_lines(path: &Path, n: usize) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    for e in std::fs::read_dir(from)
-        .map_err(|e| Error::io(from, e))?
-        .flatten()
-    {
-        let p = e.path();
-        if p.is_file() {
-            let dest = to.join(e.file_name());
-            std::fs::copy(&p, &dest).map_err(|e| Error::io(&dest, e))?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::matrix::{Matrix, Overrides};
-
-    #[test]
-    fn shards_are_disjoint_stable_and_complete() {
-        let cells = Matrix::load(None, &Overrides::default()).unwrap().cells();
-        let mut seen = Vec::new();
-        for k in 1..=3 {
-            let s = shard(cells.clone(), Some((k, 3)));
-            assert!(s.len() >= 9);
-            assert_eq!(s, shard(cells.clone(), Some((k, 3))));
-            seen.extend(s);
-        }
-        seen.sort();
-        let mut all = cells.clone();
-        all.sort();
-        assert_eq!(seen, all);
-        assert_eq!(shard(cells.clone(), None), cells);
-    }
 }

@@ -14,8 +14,10 @@ pub mod kconfig;
 pub mod matrix;
 pub mod measure;
 pub mod proc;
+pub mod regress;
 pub mod report;
 pub mod series;
+pub mod shard;
 pub mod store;
 pub mod vmatest;
 

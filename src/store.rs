@@ -267,6 +267,24 @@ impl Results {
     }
 }
 
+/// Copy a directory tree (files and subdirectories).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for e in std::fs::read_dir(from)
+        .map_err(|e| Error::io(from, e))?
+        .flatten()
+    {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()))?;
+        } else {
+            let dest = to.join(e.file_name());
+            std::fs::copy(&p, &dest).map_err(|e| Error::io(&dest, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// UTC timestamp `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn now_utc() -> String {
     let t = std::time::SystemTime::now()

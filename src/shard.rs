@@ -1,0 +1,124 @@
+//! Scale-out: a deterministic shard of the selected cells, and merging the
+//! runs of all shards back into one run.
+
+use crate::error::{Error, Result};
+use crate::matrix::Cell;
+use crate::regress;
+use crate::store::{self, Results, RunSummary};
+use std::path::PathBuf;
+
+/// Shard K of N (1-based) of `cells`: every N-th cell starting at K-1, in
+/// matrix order, so shards are disjoint, cover all cells and are stable.
+pub fn shard(cells: Vec<Cell>, shard: Option<(usize, usize)>) -> Vec<Cell> {
+    match shard {
+        None => cells,
+        Some((k, n)) => cells
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, c)| c)
+            .collect(),
+    }
+}
+
+/// Combine the runs in `dirs` (shards of one run: same base, series and
+/// trees) into a new run in `results`; returns its summary.
+pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
+    let mut runs = Vec::new();
+    for d in dirs {
+        let s: RunSummary = store::read_json(&d.join("run.json"))?;
+        runs.push((d.clone(), s));
+    }
+    let Some((_, first)) = runs.first() else {
+        return Err(Error::Setup("merge: no runs given".into()));
+    };
+    for (d, s) in &runs {
+        let same = s.base == first.base
+            && s.patched == first.patched
+            && s.series.hash == first.series.hash
+            && s.trees == first.trees
+            && s.toolchain == first.toolchain;
+        if !same {
+            return Err(Error::Setup(format!(
+                "merge: {} is not a shard of the same run as {} (base, series, trees or toolchain differ)",
+                d.display(),
+                runs[0].0.display()
+            )));
+        }
+    }
+    let mut merged = first.clone();
+    let started = store::now_utc();
+    merged.run_id = format!("{}-merged", store::run_id_from(&started));
+    merged.shard = None;
+    merged.interrupted = runs.iter().any(|(_, s)| s.interrupted);
+    merged.started = runs
+        .iter()
+        .map(|(_, s)| s.started.clone())
+        .min()
+        .unwrap_or_default();
+    merged.finished = runs.iter().filter_map(|(_, s)| s.finished.clone()).max();
+    let out = results.run_dir(&merged.run_id);
+    for c in merged.cells.iter_mut() {
+        c.selected = false;
+        for (d, s) in &runs {
+            if s.cells.iter().any(|x| x.id == c.id && x.selected) {
+                if c.selected {
+                    return Err(Error::Setup(format!(
+                        "merge: cell {} is in more than one run",
+                        c.id
+                    )));
+                }
+                c.selected = true;
+                store::copy_tree(&d.join(&c.id), &out.join(&c.id))?;
+            }
+        }
+    }
+    if runs[0].0.join("host").is_dir() {
+        store::copy_tree(&runs[0].0.join("host"), &out.join("host"))?;
+    }
+    let cells: Vec<Cell> = merged
+        .cells
+        .iter()
+        .filter(|c| c.selected)
+        .map(|c| Cell {
+            arch: c.arch.clone(),
+            smp: if c.smp == "smp" {
+                crate::matrix::Smp::Smp
+            } else {
+                crate::matrix::Smp::Up
+            },
+            mmu: if c.mmu == "mmu" {
+                crate::matrix::Mmu::Mmu
+            } else {
+                crate::matrix::Mmu::Nommu
+            },
+        })
+        .collect();
+    merged.regressions = regress::regressions(results, &merged.run_id, &cells);
+    merged.first_bad = runs.iter().flat_map(|(_, s)| s.first_bad.clone()).collect();
+    results.write_summary(&merged)?;
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{Matrix, Overrides};
+
+    #[test]
+    fn shards_are_disjoint_stable_and_complete() {
+        let cells = Matrix::load(None, &Overrides::default()).unwrap().cells();
+        let mut seen = Vec::new();
+        for k in 1..=3 {
+            let s = shard(cells.clone(), Some((k, 3)));
+            assert!(s.len() >= 9);
+            assert_eq!(s, shard(cells.clone(), Some((k, 3))));
+            seen.extend(s);
+        }
+        seen.sort();
+        let mut all = cells.clone();
+        all.sort();
+        assert_eq!(seen, all);
+        assert_eq!(shard(cells.clone(), None), cells);
+    }
+}
