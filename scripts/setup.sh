@@ -35,7 +35,7 @@ debian_uri() {
 }
 
 install_packages() {
-	local uri stamp="$CACHE/.packages-v1"
+	local uri stamp="$CACHE/.packages-v2"
 	uri=$(debian_uri)
 	if [ ! -f /etc/apt/sources.list.d/vmamatrix-backports.sources ]; then
 		log "adding bookworm-backports (for QEMU 10) from $uri"
@@ -50,13 +50,22 @@ SRC
 	fi
 	[ -f "$stamp" ] && return 0
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
+	# Foreign architectures, for the static liburcu the guest vma tests link.
+	local a
+	for a in arm64 armhf ppc64el s390x; do
+		dpkg --print-foreign-architectures | grep -qx "$a" || dpkg --add-architecture "$a"
+	done
+	# A mirror mid-sync for one foreign index must not stop the setup.
+	apt-get update -qq || log "apt-get update reported errors; continuing"
 	apt-get install -y -qq --no-install-recommends \
 		clang-$LLVM_VER lld-$LLVM_VER llvm-$LLVM_VER \
 		make bc bison flex libelf-dev libssl-dev cpio kmod rsync python3 perl \
 		dwarves ccache liburcu-dev pkg-config gcc libc6-dev git xz-utils ca-certificates \
 		libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-ppc64el-cross \
-		libc6-dev-riscv64-cross libc6-dev-s390x-cross >/dev/null
+		libc6-dev-riscv64-cross libc6-dev-s390x-cross \
+		gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-powerpc64le-linux-gnu \
+		gcc-s390x-linux-gnu unifdef \
+		liburcu-dev:arm64 liburcu-dev:armhf liburcu-dev:ppc64el liburcu-dev:s390x >/dev/null
 	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
 		qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc \
 		qemu-system-s390x ipxe-qemu opensbi qemu-efi-aarch64 >/dev/null || \

@@ -29,6 +29,9 @@ pub struct Arch {
     pub flat: Option<bool>,
     /// Why the vma tests cannot run in this arch's guests, if they cannot.
     pub vmatest_skip: Option<String>,
+    /// C compiler (with a static target libc and liburcu) that builds
+    /// tools/testing/vma for this arch's guests.
+    pub vmatest_cc: Option<String>,
 }
 
 impl Arch {
@@ -50,6 +53,7 @@ impl Arch {
             init_cflags: self.init_cflags.or_else(|| base.init_cflags.clone()),
             flat: self.flat.or(base.flat),
             vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
+            vmatest_cc: self.vmatest_cc.or_else(|| base.vmatest_cc.clone()),
         }
     }
 

@@ -264,7 +264,11 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
             .join("records/host")
             .join(format!("{commit}.json"));
         let host_cached = !opts.force && host_cache.exists();
-        if !host_cached || selected.iter().any(|c| !ctx.cached(c, commit)) {
+        if !host_cached
+            || selected
+                .iter()
+                .any(|c| ctx.cache_state(c, commit) != CacheState::Complete)
+        {
             p.checkout(tree, commit, sink)?;
         }
         ctx.host_vmatest(tree, commit, &host_cache, host_cached)?;
@@ -336,9 +340,31 @@ struct Ctx<'a> {
     out: Option<(&'a Results, &'a str)>,
     sink: &'a dyn Sink,
     kconfig: Mutex<HashMap<(String, String), Arc<KconfigIndex>>>,
-    /// Initramfs built this run, by variant directory.
-    initramfs_lock: Mutex<HashMap<PathBuf, (PathBuf, Vec<String>)>>,
+    /// Initramfs built this run, by directory.
+    initramfs_lock: Mutex<HashMap<PathBuf, Initramfs>>,
     touched: Vec<String>,
+}
+
+/// An initramfs ready to boot.
+#[derive(Debug, Clone)]
+struct Initramfs {
+    path: PathBuf,
+    commands: Vec<String>,
+    /// Why the vma tests are not in it.
+    note: Option<String>,
+    /// The vma tests are in it.
+    payload: bool,
+}
+
+/// What the result cache holds for a cell at a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheState {
+    /// Nothing usable: run every stage.
+    Miss,
+    /// Every stage's record: replay them.
+    Complete,
+    /// Records and the boot image, but no current boot record.
+    NeedsBoot,
 }
 
 /// The boot image of a cell-tree, kept beside its records.
@@ -488,11 +514,26 @@ impl<'a> Ctx<'a> {
             .map(|k| self.opts.cache.join("records").join(&k[..2]).join(k))
     }
 
-    fn cached(&self, cell: &Cell, commit: &str) -> bool {
-        !self.opts.force
-            && self
-                .cache_dir(cell, commit)
-                .is_some_and(|d| d.join("complete").exists())
+    /// What the cache holds for a cell at a commit.
+    fn cache_state(&self, cell: &Cell, commit: &str) -> CacheState {
+        let Some(cd) = self.cache_dir(cell, commit) else {
+            return CacheState::Miss;
+        };
+        if self.opts.force || !cd.join("complete").exists() {
+            return CacheState::Miss;
+        }
+        let built = store::read_json::<Record>(&cd.join("build.json"))
+            .is_ok_and(|r| r.status == Status::Ok);
+        let key = boot::boot_key(&self.p.matrix.facts(cell));
+        let booted = store::read_json::<Record>(&cd.join("boot.json"))
+            .is_ok_and(|r| r.boot.is_some_and(|b| b.key == key));
+        if !built || booted || self.opts.structs_only {
+            CacheState::Complete
+        } else if cd.join(IMAGE).exists() {
+            CacheState::NeedsBoot
+        } else {
+            CacheState::Miss
+        }
     }
 
     /// configure -> build -> measure -> boot for one cell at one tree.
@@ -502,23 +543,17 @@ impl<'a> Ctx<'a> {
         }
         let dir = self.log_dir(cell, tree);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        if self.cached(cell, commit) {
-            let cd = self.cache_dir(cell, commit).unwrap();
-            let built = store::read_json::<Record>(&cd.join("build.json"))
-                .is_ok_and(|r| r.status == Status::Ok);
-            let key = boot::boot_key(&self.p.matrix.facts(cell));
-            let booted = store::read_json::<Record>(&cd.join("boot.json"))
-                .is_ok_and(|r| r.boot.is_some_and(|b| b.key == key));
-            if !built || booted || self.opts.structs_only {
-                return self.replay(cell, tree, commit, &dir);
-            }
-            // Built and measured before, not booted yet: boot the kept image.
-            if cd.join(IMAGE).exists() {
+        match self.cache_state(cell, commit) {
+            CacheState::Complete => return self.replay(cell, tree, commit, &dir),
+            CacheState::NeedsBoot => {
+                // Built and measured before, not booted with this recipe:
+                // boot the kept image.
                 self.replay(cell, tree, commit, &dir)?;
                 self.boot(cell, tree, commit, &dir)?;
                 self.store_cache(cell, commit, &dir);
                 return Ok(());
             }
+            CacheState::Miss => {}
         }
         let (_, verdict) = self.configure(cell, tree, commit, Some(&dir))?;
         if verdict.feasible && !proc::interrupted() {
@@ -591,11 +626,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Build (once per architecture variant) the initramfs with /init.
+    /// The initramfs for a cell at `commit`: /init (built once per run and
+    /// arch variant) plus, where the arch allows, the tree's
+    /// tools/testing/vma built for the guest. Returns the archive, the
+    /// commands run, and why the vma tests are not in it when they are not.
     fn initramfs(
         &self,
         cell: &Cell,
+        commit: &str,
         dir: &Path,
-    ) -> std::result::Result<(PathBuf, Vec<String>), String> {
+    ) -> std::result::Result<Initramfs, String> {
         let mut built = self.initramfs_lock.lock().unwrap();
         let facts = self.p.matrix.facts(cell);
         let triple = facts
@@ -608,15 +648,44 @@ impl<'a> Ctx<'a> {
         } else {
             triple
         };
-        let bdir = self.p.work.join("boot").join(variant);
-        // Built once per run and variant: /init follows this vmamatrix's
-        // init.c and the arch table, not an older run's.
-        if let Some((p, cmds)) = built.get(&bdir) {
-            return Ok((p.clone(), cmds.clone()));
-        }
+        let vdir = self.p.work.join("boot").join(variant);
         let log = dir.join("initramfs.log");
-        let hdr_build = bdir.join("headers-build");
-        let headers = bdir.join("headers");
+        let (payload, note) = match (&facts.vmatest_skip, &facts.vmatest_cc) {
+            (Some(why), _) => (None, Some(why.clone())),
+            (None, None) => (
+                None,
+                Some("no cross compiler for the vma tests is configured for this arch".into()),
+            ),
+            (None, Some(cc)) => {
+                let out = self
+                    .p
+                    .work
+                    .join("boot/payload")
+                    .join(&commit[..12])
+                    .join(cc)
+                    .join("vma");
+                if out.exists() {
+                    (Some(out), None)
+                } else {
+                    match vmatest::build_guest(&self.p.src(), cc, self.jobs(), &out, &log) {
+                        Ok(_) => (Some(out), None),
+                        Err(e) => (None, Some(e)),
+                    }
+                }
+            }
+        };
+        let bdir = match &payload {
+            Some(_) => vdir.join(&commit[..12]),
+            None => vdir.join("plain"),
+        };
+        if let Some(done) = built.get(&bdir) {
+            return Ok(Initramfs {
+                note,
+                ..done.clone()
+            });
+        }
+        let hdr_build = vdir.join("headers-build");
+        let headers = vdir.join("headers");
         let mut cmd = self.make();
         let mut args = vec![
             format!("O={}", hdr_build.display()),
@@ -634,13 +703,26 @@ impl<'a> Ctx<'a> {
             ));
         }
         let clang = boot::clang_from_toolchain(&self.p.matrix.toolchain);
-        let (path, mut cmds) =
-            boot::build_initramfs(&clang, &facts, &self.p.src(), &headers, &bdir, &log)?;
+        let (path, mut cmds) = boot::build_initramfs(
+            &clang,
+            &facts,
+            &self.p.src(),
+            &headers,
+            payload.as_deref(),
+            &bdir,
+            &log,
+        )?;
         let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
         full.extend(args);
         cmds.insert(0, proc::shell_line("make", &full));
-        built.insert(bdir, (path.clone(), cmds.clone()));
-        Ok((path, cmds))
+        let done = Initramfs {
+            path,
+            commands: cmds,
+            note: None,
+            payload: payload.is_some(),
+        };
+        built.insert(bdir, done.clone());
+        Ok(Initramfs { note, ..done })
     }
 
     fn boot(&self, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<Record> {
@@ -665,7 +747,7 @@ impl<'a> Ctx<'a> {
                 guest_tests_note: None,
                 key: String::new(),
             },
-            None => match self.initramfs(cell, dir) {
+            None => match self.initramfs(cell, commit, dir) {
                 Err(e) => boot::BootData {
                     outcome: boot::BootOutcome::QemuFailed,
                     secs_to_marker: None,
@@ -677,26 +759,36 @@ impl<'a> Ctx<'a> {
                     guest_tests_note: None,
                     key: String::new(),
                 },
-                Ok((initrd, cmds)) => {
-                    r.commands = cmds;
-                    let args = boot::qemu_args(&facts, cell, &dir.join(IMAGE), &initrd);
+                Ok(ird) => {
+                    r.commands = ird.commands.clone();
+                    let args = boot::qemu_args(&facts, cell, &dir.join(IMAGE), &ird.path);
                     let qemu = facts.qemu.clone().unwrap_or_default();
-                    boot::boot(
-                        &qemu,
-                        &args,
-                        &dir.join("console.log"),
-                        boot::Limits::default(),
-                    )
+                    let mut limits = boot::Limits::default();
+                    if ird.payload {
+                        // The vma tests run under emulation after boot.
+                        limits.total = Duration::from_secs(600);
+                    }
+                    let mut b = boot::boot(&qemu, &args, &dir.join("console.log"), limits);
+                    if ird.payload && b.tests.is_none() && b.outcome == boot::BootOutcome::Booted {
+                        b.guest_tests_note = Some(format!(
+                            "the vma tests ran but printed no summary (exit status {})",
+                            b.exit_status.unwrap_or(-1)
+                        ));
+                    } else if !ird.payload {
+                        b.guest_tests_note = ird.note.clone();
+                    }
+                    b
                 }
             },
         };
         let mut data = data;
         data.key = boot::boot_key(&facts);
-        if data.tests.is_none() {
-            data.guest_tests_note = Some(facts.vmatest_skip.clone().unwrap_or_else(|| {
-                "vmamatrix does not cross-build tools/testing/vma for guests yet (needs a static target liburcu)"
-                    .into()
-            }));
+        if data.tests.is_none() && data.guest_tests_note.is_none() {
+            data.guest_tests_note = Some(match (&data.reason, data.outcome) {
+                (Some(why), boot::BootOutcome::NotBootable) => format!("not bootable: {why}"),
+                (Some(why), _) => format!("the guest did not finish booting: {why}"),
+                (None, _) => "the guest did not finish booting".into(),
+            });
         }
         if !data.qemu.is_empty() {
             r.commands.push(data.qemu.clone());

@@ -24,6 +24,62 @@ impl VmaTestData {
     }
 }
 
+/// Flags that build tools/testing/vma as a static binary for a guest: the
+/// harness's own include paths and defines, without the sanitizers (which
+/// cannot link statically).
+const GUEST_CFLAGS: &str =
+    "-I../shared -I. -I../../include -I../../arch/x86/include -I../../../lib \
+     -O1 -Wall -D_LGPL_SOURCE -DNUM_VMA_FLAG_BITS=64 -DNUM_MM_FLAG_BITS=64 -static";
+
+/// Build tools/testing/vma of the tree at `src` statically with the C
+/// compiler `cc` (a cross compiler for a guest) and copy it to `out`.
+/// Returns the command line, or why it could not be built.
+pub fn build_guest(
+    src: &Path,
+    cc: &str,
+    jobs: usize,
+    out: &Path,
+    log: &Path,
+) -> Result<String, String> {
+    let dir = src.join("tools/testing/vma");
+    let args = vec![
+        "-C".to_string(),
+        dir.display().to_string(),
+        format!("-j{jobs}"),
+        format!("CC={cc}"),
+        format!(
+            "CFLAGS={}",
+            GUEST_CFLAGS
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    ];
+    let line = proc::shell_line("make", &args);
+    let mut clean = Command::new("make");
+    clean.arg("-C").arg(&dir).arg("clean");
+    let _ = proc::run_logged(clean, log, Duration::from_secs(120));
+    let mut make = Command::new("make");
+    make.args(&args);
+    let o =
+        proc::run_logged(make, log, Duration::from_secs(900)).map_err(|e| format!("make: {e}"))?;
+    let result = if o.success() {
+        std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::copy(dir.join("vma"), out)
+            .map(|_| line)
+            .map_err(|e| format!("{}: {e}", out.display()))
+    } else {
+        Err(format!(
+            "building the guest vma tests with {cc} failed ({o}); see {}",
+            log.display()
+        ))
+    };
+    let mut clean = Command::new("make");
+    clean.arg("-C").arg(&dir).arg("clean");
+    let _ = proc::run_logged(clean, log, Duration::from_secs(120));
+    result
+}
+
 /// Build and run tools/testing/vma of the tree at `src` on the host, logging
 /// to `log`; the build products are removed afterwards.
 pub fn host(src: &Path, jobs: usize, log: &Path) -> std::io::Result<VmaTestData> {

@@ -19,7 +19,7 @@ const INIT_C: &str = include_str!("init.c");
 
 /// Bump when /init, the FLAT converter or the QEMU command line change in a
 /// way that can change a boot's outcome: cached boot records are redone.
-const BOOT_REV: u32 = 3;
+const BOOT_REV: u32 = 4;
 
 /// What decides a boot's outcome besides the kernel image.
 pub fn boot_key(facts: &Arch) -> String {
@@ -162,6 +162,7 @@ pub fn build_initramfs(
     facts: &Arch,
     src: &Path,
     headers: &Path,
+    payload: Option<&Path>,
     dir: &Path,
     log: &Path,
 ) -> Result<(PathBuf, Vec<String>), String> {
@@ -182,6 +183,9 @@ pub fn build_initramfs(
         .split_whitespace()
         .map(str::to_string)
         .collect();
+    if payload.is_some() {
+        extra.push("-DVMAMATRIX_PAYLOAD".into());
+    }
     if flat {
         // Keep relocations for the FLAT converter; page-align segments so the
         // data segment starts on a FLAT data boundary.
@@ -207,7 +211,7 @@ pub fn build_initramfs(
             .map_err(|e| format!("FLAT conversion of /init: {e}"))?;
         cmds.push("vmamatrix: ELF -> FLAT conversion (src/boot/flat.rs)".into());
     }
-    let archive = cpio::write(&[
+    let mut entries = vec![
         cpio::Entry::Dir {
             path: "dev".into(),
             mode: 0o755,
@@ -227,7 +231,16 @@ pub fn build_initramfs(
             mode: 0o755,
             data: init,
         },
-    ]);
+    ];
+    if let Some(p) = payload {
+        let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        entries.push(cpio::Entry::File {
+            path: "vma".into(),
+            mode: 0o755,
+            data,
+        });
+    }
+    let archive = cpio::write(&entries);
     let out = dir.join("initramfs.cpio");
     crate::store::write_atomic(&out, &archive).map_err(|e| e.to_string())?;
     Ok((out, cmds))
