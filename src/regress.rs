@@ -51,6 +51,17 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
             if b.status == Status::Ok && p.status == Status::Failed {
                 out.push(format!("{id}: base boots, patched does not"));
             }
+            let passed = |r: &Record| {
+                r.boot
+                    .as_ref()
+                    .and_then(|b| b.tests)
+                    .map(|(n, p, f)| n > 0 && n == p && f == 0)
+            };
+            if passed(b) == Some(true) && passed(p) == Some(false) {
+                out.push(format!(
+                    "{id}: guest vma tests pass on base, fail on patched"
+                ));
+            }
         }
     }
     out

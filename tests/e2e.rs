@@ -188,4 +188,39 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         size("vm_area_struct", 1)
     );
     assert_eq!(pahole_size(&probe, "mm_struct"), size("mm_struct", 1));
+
+    // Both kernels of both cells boot to vmamatrix's /init (riscv NOMMU
+    // with a FLAT /init); the vma tests run in the x86 guest.
+    for id in ["x86-up-mmu", "riscv-up-nommu"] {
+        let row = rows.iter().find(|r| r["id"] == id).unwrap();
+        assert_eq!(row["build"], serde_json::json!(["ok", "ok"]), "{row}");
+        for b in row["boot"].as_array().unwrap() {
+            assert!(b.as_str().unwrap().starts_with("booted "), "{id}: {row}");
+        }
+    }
+    for g in row["guest_tests"].as_array().unwrap() {
+        assert!(g.as_str().unwrap().ends_with(" passed"), "{row}");
+    }
+    let nommu = rows.iter().find(|r| r["id"] == "riscv-up-nommu").unwrap();
+    let grown = nommu["structs"][0]["patched"].as_u64().unwrap()
+        - nommu["structs"][0]["base"].as_u64().unwrap();
+    assert_eq!(grown, 8, "{nommu}");
+    assert!(
+        nommu["boot_notes"]
+            .to_string()
+            .contains("NOMMU: tools/testing/vma needs mm/vma.c"),
+        "{nommu}"
+    );
+    // tools/testing/vma passes on the host for both trees.
+    let run_dir = results.path().join(v["run"]["run_id"].as_str().unwrap());
+    for tree in ["base", "patched"] {
+        let host =
+            std::fs::read_to_string(run_dir.join("host").join(tree).join("vmatest.json")).unwrap();
+        let host: Value = serde_json::from_str(&host).unwrap();
+        let t = &host["vmatest"]["tests"];
+        assert!(
+            t[0].as_u64().unwrap() > 0 && t[0] == t[1] && t[2] == 0,
+            "{tree}: {host}"
+        );
+    }
 }

@@ -31,6 +31,8 @@ pub struct Row {
     pub boot: [Option<String>; 2],
     /// Why a tree was not booted, or how it failed.
     pub boot_notes: Vec<String>,
+    /// tools/testing/vma in the guest per tree: "26/26 passed", or "-".
+    pub guest_tests: [Option<String>; 2],
     pub regression: bool,
 }
 
@@ -196,6 +198,15 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
                 (o, _) => format!("{o:?}").to_lowercase(),
             })
     };
+    let guest = |i: usize| {
+        boots[i].as_ref().and_then(|b| b.tests).map(|(n, p, f)| {
+            if f == 0 && n == p {
+                format!("{p}/{n} passed")
+            } else {
+                format!("{f} of {n} FAILED")
+            }
+        })
+    };
     let mut boot_notes: Vec<String> = Vec::new();
     for (i, t) in trees.iter().enumerate() {
         if let Some(b) = &boots[i] {
@@ -241,6 +252,7 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         structs,
         boot: [boot_text(0), boot_text(1)],
         boot_notes,
+        guest_tests: [guest(0), guest(1)],
         regression,
     }
 }
@@ -292,12 +304,12 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         run.finished.as_deref().unwrap_or("(not finished)"),
         if run.interrupted { " (interrupted)" } else { "" },
     ));
-    s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ | base boot | patched boot |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ | base boot | patched boot | guest vma tests base/patched |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in &r.rows {
         if !row.selected && row.feasible.is_none() {
             s.push_str(&format!(
-                "| {} | not selected | | | | | | | | | | | | |\n",
+                "| {} | not selected | | | | | | | | | | | | | |\n",
                 row.id
             ));
             continue;
@@ -315,7 +327,7 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
                 .unwrap_or_default()
         };
         s.push_str(&format!(
-            "| {}{} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {}{} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |\n",
             row.id,
             if row.regression {
                 " **REGRESSION**"
@@ -340,8 +352,10 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             sec("rodata"),
             sec("data"),
             sec("bss"),
-            opt(&row.boot[0]),
+                        opt(&row.boot[0]),
             opt(&row.boot[1]),
+            opt(&row.guest_tests[0]),
+            opt(&row.guest_tests[1]),
         ));
     }
     let host: Vec<String> = ["base", "patched"]
