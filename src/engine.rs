@@ -736,29 +736,12 @@ impl<'a> Ctx<'a> {
             })
         });
         let data = match skip {
-            Some(reason) => boot::BootData {
-                outcome: boot::BootOutcome::NotBootable,
-                secs_to_marker: None,
-                panic: None,
-                exit_status: None,
-                tests: None,
-                reason: Some(reason),
-                qemu: String::new(),
-                guest_tests_note: None,
-                key: String::new(),
-            },
+            Some(reason) => boot::BootData::not_run(boot::BootOutcome::NotBootable, reason),
             None => match self.initramfs(cell, commit, dir) {
-                Err(e) => boot::BootData {
-                    outcome: boot::BootOutcome::QemuFailed,
-                    secs_to_marker: None,
-                    panic: None,
-                    exit_status: None,
-                    tests: None,
-                    reason: Some(format!("initramfs: {e}")),
-                    qemu: String::new(),
-                    guest_tests_note: None,
-                    key: String::new(),
-                },
+                Err(e) => boot::BootData::not_run(
+                    boot::BootOutcome::QemuFailed,
+                    format!("initramfs: {e}"),
+                ),
                 Ok(ird) => {
                     r.commands = ird.commands.clone();
                     let args = boot::qemu_args(&facts, cell, &dir.join(IMAGE), &ird.path);

@@ -62,6 +62,14 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
                     "{id}: guest vma tests pass on base, fail on patched"
                 ));
             }
+            let warns = |r: &Record| r.boot.as_ref().map_or(0, |b| b.warnings.len());
+            if warns(p) > warns(b) {
+                out.push(format!("{id}: the patched kernel warns at boot"));
+            }
+            let child = |r: &Record| r.boot.as_ref().and_then(|b| b.child);
+            if child(b) == Some(0) && child(p) != Some(0) {
+                out.push(format!("{id}: exec/exit in the patched guest fails"));
+            }
         }
     }
     out

@@ -5,6 +5,8 @@
 pub const START: &str = "VMAMATRIX-INIT-START";
 /// Printed by /init when done: `VMAMATRIX-RESULT <exit status>`.
 pub const RESULT: &str = "VMAMATRIX-RESULT";
+/// Printed by /init after its exec-and-exit child: `VMAMATRIX-CHILD <status>`.
+pub const CHILD: &str = "VMAMATRIX-CHILD";
 
 /// What the console says so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +18,10 @@ pub struct Console {
     pub panic: Option<String>,
     /// `(run, passed, failed)` from "N tests run, N passed, N failed."
     pub tests: Option<(u32, u32, u32)>,
+    /// Exit status of /init's exec-and-exit child (-1: it failed).
+    pub child: Option<i32>,
+    /// Kernel warnings, BUGs and oopses, one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Console {
@@ -40,6 +46,20 @@ impl Console {
             }
             if let Some(t) = parse_tests(line) {
                 c.tests = Some(t);
+            }
+            if let Some(rest) = line.split(CHILD).nth(1) {
+                c.child = Some(
+                    rest.split_whitespace()
+                        .next()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(-1),
+                );
+            }
+            for pat in ["WARNING: CPU:", "BUG:", "Oops", "Unable to handle kernel"] {
+                if let Some(i) = line.find(pat) {
+                    c.warnings.push(line[i..].to_string());
+                    break;
+                }
             }
         }
         c
@@ -68,12 +88,18 @@ mod tests {
     #[test]
     fn markers_and_tests() {
         let c = Console::read(
-            "[    0.5] Run /init as init process\r\nVMAMATRIX-INIT-START\n26 tests run, 25 passed, 1 failed.\nVMAMATRIX-RESULT 1\n",
+            "[    0.5] Run /init as init process\r\nVMAMATRIX-INIT-START\nVMAMATRIX-CHILD 0\n[ 1.0] WARNING: CPU: 0 PID: 1 at mm/vma_init.c:150 vm_area_free+0x1/0x2\n26 tests run, 25 passed, 1 failed.\nVMAMATRIX-RESULT 1\n",
         );
         assert!(c.started && c.finished());
         assert_eq!(c.result, Some(1));
         assert_eq!(c.tests, Some((26, 25, 1)));
         assert_eq!(c.panic, None);
+        assert_eq!(c.child, Some(0));
+        assert_eq!(
+            c.warnings,
+            ["WARNING: CPU: 0 PID: 1 at mm/vma_init.c:150 vm_area_free+0x1/0x2"]
+        );
+        assert_eq!(Console::read("VMAMATRIX-CHILD failed\n").child, Some(-1));
     }
 
     #[test]

@@ -120,7 +120,6 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
     for sec in file.sections() {
         let name = sec.name().unwrap_or("");
         let addr = sec.address();
-        let writable_sec = addr >= data_lo;
         if name == ".got" {
             let n = sec.size() / 8;
             for i in 0..n {
@@ -134,13 +133,22 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
             if let RelocationTarget::Absolute = rel.target() {
                 continue;
             }
+            // The kernel loads a FLAT_FLAG_RAM file into writable memory, so
+            // pointers in read-only sections are relocated too. Absolute
+            // addresses built by instructions cannot be.
+            let r_type = match rel.flags() {
+                object::RelocationFlags::Elf { r_type } => r_type,
+                _ => 0,
+            };
             match (rel.kind(), rel.size()) {
-                (RelocationKind::Absolute, 64) | (RelocationKind::Absolute, 32) if writable_sec => {
+                (RelocationKind::Absolute, 64) | (RelocationKind::Absolute, 32) => {
                     patch(&mut image, loc, rel.size() as usize / 8, true)?
                 }
-                (RelocationKind::Absolute, _) => {
+                _ if file.architecture() == object::Architecture::Riscv64
+                    && matches!(r_type, 26..=28) =>
+                {
                     return Err(format!(
-                        "absolute relocation in read-only section {name} at {loc:#x}: build with -mcmodel=medany"
+                        "absolute addressing in code ({name} at {loc:#x}): build with -mcmodel=medany"
                     ))
                 }
                 _ => {}

@@ -1,16 +1,50 @@
 /*
  * vmamatrix's /init: built per architecture from the kernel tree's own
  * tools/include/nolibc, so no target libc is needed. Prints a start marker,
- * runs /vma (the tools/testing/vma tests) when present, prints a result
- * marker with its exit status, then powers off.
+ * execs itself once in a vfork()ed child (so a process's mm is created and
+ * torn down, on NOMMU kernels too), runs /vma (the tools/testing/vma tests)
+ * when present, prints a result marker with its exit status, then powers off.
  */
 #define PAYLOAD "/vma"
+
+/* vfork() as an inline syscall: the child must not return from a function
+ * whose stack frame the suspended parent still needs.
+ */
+static pid_t vfork_inline(void)
+{
+#if defined(__NR_clone) && !defined(__s390x__)
+	return __nolibc_syscall5(__NR_clone, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
+#else
+	return vfork();
+#endif
+}
+
+static void self_exec(void)
+{
+	char *args[] = { "/init", "child", NULL };
+	char *env[] = { NULL };
+	int st = 0;
+	pid_t pid = vfork_inline();
+
+	if (pid == 0) {
+		execve("/init", args, env);
+		_exit(127);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st))
+		printf("VMAMATRIX-CHILD %d\n", WEXITSTATUS(st));
+	else
+		printf("VMAMATRIX-CHILD failed\n");
+}
 
 int main(int argc, char **argv)
 {
 	int status = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "child"))
+		return 0;
+
 	printf("\nVMAMATRIX-INIT-START\n");
+	self_exec();
 #ifdef VMAMATRIX_PAYLOAD
 	if (access(PAYLOAD, X_OK) == 0) {
 		pid_t pid = fork();

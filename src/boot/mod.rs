@@ -19,7 +19,7 @@ const INIT_C: &str = include_str!("init.c");
 
 /// Bump when /init, the FLAT converter or the QEMU command line change in a
 /// way that can change a boot's outcome: cached boot records are redone.
-const BOOT_REV: u32 = 4;
+const BOOT_REV: u32 = 5;
 
 /// What decides a boot's outcome besides the kernel image.
 pub fn boot_key(facts: &Arch) -> String {
@@ -68,6 +68,31 @@ pub struct BootData {
     /// `boot_key()` of the recipe this boot used.
     #[serde(default)]
     pub key: String,
+    /// Exit status of /init's exec-and-exit child (-1: it failed).
+    #[serde(default)]
+    pub child: Option<i32>,
+    /// Kernel warnings, BUGs and oopses seen on the console.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl BootData {
+    /// A boot that did not get to run QEMU, and why.
+    pub fn not_run(outcome: BootOutcome, reason: String) -> BootData {
+        BootData {
+            outcome,
+            secs_to_marker: None,
+            panic: None,
+            exit_status: None,
+            tests: None,
+            reason: Some(reason),
+            qemu: String::new(),
+            guest_tests_note: None,
+            key: String::new(),
+            child: None,
+            warnings: vec![],
+        }
+    }
 }
 
 /// Limits for one boot.
@@ -323,6 +348,8 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         tests: c.tests,
         guest_tests_note: None,
         key: String::new(),
+        child: c.child,
+        warnings: c.warnings.clone(),
         reason: match &res {
             Err(e) => Some(format!("cannot start {qemu}: {e}")),
             Ok(proc::Watched::Done(o)) if outcome == BootOutcome::QemuFailed => {

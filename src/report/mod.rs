@@ -216,6 +216,12 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
                 }
                 boot_notes.push(format!("{t} boot: {why}"));
             }
+            if b.child.is_some_and(|c| c != 0) {
+                boot_notes.push(format!("{t} boot: /init's exec-and-exit child failed"));
+            }
+            for w in &b.warnings {
+                boot_notes.push(format!("{t} boot: kernel said: {w}"));
+            }
             if let Some(n) = &b.guest_tests_note {
                 let note = format!("guest vma tests not run: {n}");
                 if !boot_notes.contains(&note) {
