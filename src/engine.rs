@@ -730,6 +730,8 @@ impl<'a> Ctx<'a> {
         let t = Instant::now();
         let facts = self.p.matrix.facts(cell);
         let mut r = self.record(cell, tree, Stage::Boot, commit);
+        // Logs may be hard links into the cache: recreate, never append.
+        let _ = std::fs::remove_file(dir.join("initramfs.log"));
         let skip = boot::not_bootable(&facts).or_else(|| {
             (cell.mmu == crate::matrix::Mmu::Nommu && facts.flat != Some(true)).then(|| {
                 "NOMMU userland must be FLAT: set flat = true for this arch variant".to_string()

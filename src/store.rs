@@ -267,7 +267,10 @@ impl Results {
     }
 }
 
-/// Copy a directory tree (files and subdirectories).
+/// Copy a directory tree (files and subdirectories). Files are hard-linked
+/// when possible: nothing vmamatrix writes is modified in place (records are
+/// replaced by rename, logs are recreated), so sharing inodes is safe and
+/// makes replaying cached results (boot images included) cheap.
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     for e in std::fs::read_dir(from)
@@ -279,7 +282,10 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             copy_tree(&p, &to.join(e.file_name()))?;
         } else {
             let dest = to.join(e.file_name());
-            std::fs::copy(&p, &dest).map_err(|e| Error::io(&dest, e))?;
+            let _ = std::fs::remove_file(&dest);
+            if std::fs::hard_link(&p, &dest).is_err() {
+                std::fs::copy(&p, &dest).map_err(|e| Error::io(&dest, e))?;
+            }
         }
     }
     Ok(())
