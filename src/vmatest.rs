@@ -109,11 +109,9 @@ pub fn host(src: &Path, jobs: usize, log: &Path) -> std::io::Result<VmaTestData>
     }
     let mut clean = Command::new("make");
     clean.arg("-C").arg(&dir).arg("clean");
-    let _ = proc::run_logged(
-        clean,
-        &log.with_extension("clean.log"),
-        Duration::from_secs(120),
-    );
+    let clean_log = log.with_extension("clean.log");
+    let _ = std::fs::remove_file(&clean_log);
+    let _ = proc::run_logged(clean, &clean_log, Duration::from_secs(120));
     data.commands = commands;
     Ok(data)
 }
