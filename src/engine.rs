@@ -650,6 +650,7 @@ impl<'a> Ctx<'a> {
         };
         let vdir = self.p.work.join("boot").join(variant);
         let log = dir.join("initramfs.log");
+        let mut payload_cmd = None;
         let (payload, note) = match (&facts.vmatest_skip, &facts.vmatest_cc) {
             (Some(why), _) => (None, Some(why.clone())),
             (None, None) => (
@@ -668,7 +669,10 @@ impl<'a> Ctx<'a> {
                     (Some(out), None)
                 } else {
                     match vmatest::build_guest(&self.p.src(), cc, self.jobs(), &out, &log) {
-                        Ok(_) => (Some(out), None),
+                        Ok(line) => {
+                            payload_cmd = Some(line);
+                            (Some(out), None)
+                        }
                         Err(e) => (None, Some(e)),
                     }
                 }
@@ -715,6 +719,7 @@ impl<'a> Ctx<'a> {
         let mut full = vec!["-C".to_string(), self.p.src().display().to_string()];
         full.extend(args);
         cmds.insert(0, proc::shell_line("make", &full));
+        cmds.extend(payload_cmd);
         let done = Initramfs {
             path,
             commands: cmds,
