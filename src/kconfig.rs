@@ -33,8 +33,9 @@ pub struct Dropped {
 }
 
 /// The fragments a cell uses, in order (later ones win): base, arch,
-/// smp/up, mmu/nommu, then the optional `<arch>-<smp|up>` and
-/// `<arch>-<mmu|nommu>` refinements. Missing optional files are skipped.
+/// smp/up, mmu/nommu, then the optional `<arch>-<smp|up>`,
+/// `<arch>-<mmu|nommu>` and `<cell id>` refinements. Missing optional files
+/// are skipped.
 pub fn fragments(m: &Matrix, cell: &Cell) -> Result<Vec<PathBuf>> {
     let d = &m.configs;
     let required = [
@@ -56,7 +57,8 @@ pub fn fragments(m: &Matrix, cell: &Cell) -> Result<Vec<PathBuf>> {
         format!("{}.config", cell.smp.name()),
         format!("{}.config", cell.mmu.name()),
         format!("{}-{}.config", cell.arch, cell.smp.name()),
-        format!("{}-{}.config", cell.arch, cell.mmu.name()),
+                format!("{}-{}.config", cell.arch, cell.mmu.name()),
+        format!("{}.config", cell.id()),
     ];
     Ok(names
         .iter()
