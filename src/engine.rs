@@ -503,9 +503,16 @@ impl<'a> Ctx<'a> {
             "structs": m.structs,
             "probe": m.probe,
             "track": m.track,
-            "touched": self.touched,
-            "structs_only": self.opts.structs_only,
+                        "touched": self.touched,
         });
+        // Only present when set, so full-run keys stay as they were.
+        let key = if self.opts.structs_only {
+            let mut k = key;
+            k["structs_only"] = serde_json::Value::Bool(true);
+            k
+        } else {
+            key
+        };
         Some(series::hex(&Sha256::digest(key.to_string().as_bytes())))
     }
 
