@@ -8,7 +8,7 @@ pub mod cpio;
 pub mod flat;
 
 use crate::arch::Arch;
-use crate::matrix::{Cell, Mmu, Smp};
+use crate::matrix::{Cell, Smp};
 use crate::proc::{self, Outcome};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -307,7 +307,6 @@ pub fn qemu_args(arch: &Arch, cell: &Cell, image: &Path, initrd: &Path) -> Vec<S
         append.push_str(extra);
     }
     a.extend(["-append".to_string(), append]);
-    let _ = cell.mmu == Mmu::Mmu;
     a
 }
 
@@ -364,6 +363,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::Mmu;
 
     #[test]
     fn qemu_command_from_recipe() {

@@ -3,7 +3,7 @@
 //! section relocations applied first, as pahole's libdw does.
 
 use gimli::{AttributeValue, EndianSlice, RunTimeEndian, UnitOffset};
-use object::{Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -316,7 +316,6 @@ fn section_data(file: &object::File<'_>, name: &str) -> Option<Vec<u8>> {
             (object::RelocationKind::Absolute, 64) => 8,
             _ => continue,
         };
-        let _ = matches!(rel.flags(), RelocationFlags::Elf { .. });
         let sym_value = match rel.target() {
             RelocationTarget::Symbol(i) => {
                 file.symbol_by_index(i).map(|s| s.address()).unwrap_or(0)
