@@ -57,7 +57,7 @@ pub fn fragments(m: &Matrix, cell: &Cell) -> Result<Vec<PathBuf>> {
         format!("{}.config", cell.smp.name()),
         format!("{}.config", cell.mmu.name()),
         format!("{}-{}.config", cell.arch, cell.smp.name()),
-                format!("{}-{}.config", cell.arch, cell.mmu.name()),
+        format!("{}-{}.config", cell.arch, cell.mmu.name()),
         format!("{}.config", cell.id()),
     ];
     Ok(names
