@@ -184,22 +184,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let summary = engine::run(&p, &opts, &results, &sink)?;
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
-            Ok(if rep.run.regressions.is_empty() {
-                exit::OK
-            } else {
-                exit::REGRESSION
-            })
+            Ok(exit_code(&rep))
         }
         Cmd::Merge { runs, results } => {
             let results = Results::lock(&results)?;
             let summary = crate::shard::merge(&runs, &results)?;
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
-            Ok(if rep.run.regressions.is_empty() {
-                exit::OK
-            } else {
-                exit::REGRESSION
-            })
+            Ok(exit_code(&rep))
         }
         Cmd::Report {
             common,
@@ -214,12 +206,17 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 ReportFormat::Md => print!("{}", report::markdown(&rep, struct_size)),
                 ReportFormat::Json => print!("{}", report::json(&rep)),
             }
-            Ok(if rep.run.regressions.is_empty() {
-                exit::OK
-            } else {
-                exit::REGRESSION
-            })
+            Ok(exit_code(&rep))
         }
+    }
+}
+
+/// 0 when the run found no regression, 1 when it did.
+fn exit_code(rep: &report::Report) -> i32 {
+    if rep.run.regressions.is_empty() {
+        exit::OK
+    } else {
+        exit::REGRESSION
     }
 }
 

@@ -464,22 +464,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn record(&self, cell: &Cell, tree: &Tree, stage: Stage, commit: &str) -> Record {
-        Record {
-            schema: store::SCHEMA,
-            cell: cell.id(),
-            tree: tree.name(),
-            stage,
-            commit: commit.to_string(),
-            status: Status::Ok,
-            secs: 0.0,
-            cached: false,
-            commands: vec![],
-            configure: None,
-            build: None,
-            measure: None,
-            boot: None,
-            vmatest: None,
-        }
+        Record::new(&cell.id(), &tree.name(), stage, commit)
     }
 
     /// Inputs that decide every result of a cell at a commit.

@@ -71,21 +71,28 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Run `cmd` in its own process group, stdout and stderr appended to `log`,
-/// for at most `limit`.
-pub fn run_logged(mut cmd: Command, log: &Path, limit: Duration) -> std::io::Result<Outcome> {
-    if interrupted() {
-        return Ok(Outcome::Interrupted);
-    }
+/// Start `cmd` in a process group of its own, stdin empty, stdout and
+/// stderr appended to `log`, and register the group for interruption.
+fn spawn_grouped(mut cmd: Command, log: &Path) -> std::io::Result<(std::process::Child, i32)> {
     let out = File::options().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .process_group(0);
-    let mut child = cmd.spawn()?;
+    let child = cmd.spawn()?;
     let pid = child.id() as i32;
     GROUPS.lock().unwrap().push(pid);
+    Ok((child, pid))
+}
+
+/// Run `cmd` in its own process group, stdout and stderr appended to `log`,
+/// for at most `limit`.
+pub fn run_logged(cmd: Command, log: &Path, limit: Duration) -> std::io::Result<Outcome> {
+    if interrupted() {
+        return Ok(Outcome::Interrupted);
+    }
+    let (mut child, pid) = spawn_grouped(cmd, log)?;
     let start = Instant::now();
     let status: Option<ExitStatus> = loop {
         if let Some(st) = child.try_wait()? {
@@ -134,7 +141,7 @@ pub enum Watched {
 /// grows; when `watch` returns true the child's group is killed at once.
 /// A child silent for `silence` is killed too.
 pub fn run_watched(
-    mut cmd: Command,
+    cmd: Command,
     log: &Path,
     limit: Duration,
     silence: Duration,
@@ -143,15 +150,7 @@ pub fn run_watched(
     if interrupted() {
         return Ok(Watched::Done(Outcome::Interrupted));
     }
-    let out = File::options().create(true).append(true).open(log)?;
-    let err = out.try_clone()?;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .process_group(0);
-    let mut child = cmd.spawn()?;
-    let pid = child.id() as i32;
-    GROUPS.lock().unwrap().push(pid);
+    let (mut child, pid) = spawn_grouped(cmd, log)?;
     let start = Instant::now();
     let mut last_len = 0u64;
     let mut last_output = Instant::now();

@@ -114,6 +114,28 @@ pub struct Record {
     pub vmatest: Option<crate::vmatest::VmaTestData>,
 }
 
+impl Record {
+    /// An empty `Ok` record of `stage` for a cell and tree at `commit`.
+    pub fn new(cell: &str, tree: &str, stage: Stage, commit: &str) -> Record {
+        Record {
+            schema: SCHEMA,
+            cell: cell.to_string(),
+            tree: tree.to_string(),
+            stage,
+            commit: commit.to_string(),
+            status: Status::Ok,
+            secs: 0.0,
+            cached: false,
+            commands: vec![],
+            configure: None,
+            build: None,
+            measure: None,
+            boot: None,
+            vmatest: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfigureData {
     pub fragments: Vec<String>,

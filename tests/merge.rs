@@ -51,20 +51,8 @@ fn run(
     for c in selected {
         for (tree, st) in [("base", Status::Ok), ("patched", Status::Failed)] {
             let r = Record {
-                schema: 1,
-                cell: c.to_string(),
-                tree: tree.into(),
-                stage: Stage::Build,
-                commit: "x".into(),
                 status: st,
-                secs: 1.0,
-                cached: false,
-                commands: vec![],
-                configure: None,
-                build: None,
-                measure: None,
-                boot: None,
-                vmatest: None,
+                ..Record::new(c, tree, Stage::Build, "x")
             };
             res.write_record(id, &r).unwrap();
         }

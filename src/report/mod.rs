@@ -519,20 +519,8 @@ mod tests {
 
     fn record(cell: &str, tree: &str, stage: Stage, status: Status) -> Record {
         Record {
-            schema: 1,
-            cell: cell.into(),
-            tree: tree.into(),
-            stage,
-            commit: "c".into(),
             status,
-            secs: 1.0,
-            cached: false,
-            commands: vec![],
-            configure: None,
-            build: None,
-            measure: None,
-            boot: None,
-            vmatest: None,
+            ..Record::new(cell, tree, stage, "c")
         }
     }
 
