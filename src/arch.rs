@@ -102,15 +102,7 @@ mod tests {
     #[test]
     fn builtin_covers_the_seven_arches() {
         let t = builtin();
-        for a in [
-            "arm",
-            "arm64",
-            "loongarch",
-            "powerpc",
-            "riscv",
-            "s390",
-            "x86",
-        ] {
+        for a in crate::matrix::DEFAULT_ARCHES {
             let f = &t[a];
             assert!(
                 f.image.is_some() && f.qemu.is_some() && f.triple.is_some(),
