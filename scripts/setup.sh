@@ -87,7 +87,10 @@ kernel_tree() {
 		uri=$(debian_uri)
 		tmp=$(mktemp -d "$CACHE/fetch.XXXXXX")
 		mkdir -p "$tmp/lists/partial" "$tmp/etc"
-		printf 'deb %s %s main\n' "$uri" "$KERNEL_SUITE" >"$tmp/etc/sources.list"
+		# Native architecture only (linux-source is arch:all, listed there):
+		# a foreign index mid-sync on the mirror must not stop the fetch.
+		printf 'deb [arch=%s] %s %s main\n' "$(dpkg --print-architecture)" \
+			"$uri" "$KERNEL_SUITE" >"$tmp/etc/sources.list"
 		local aptopt=(-o Dir::Etc::sourcelist="$tmp/etc/sources.list"
 			-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$tmp/lists"
 			-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0)

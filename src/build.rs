@@ -1,6 +1,8 @@
 //! Build stage: run make out of tree with full logs, and read the compiler
 //! diagnostics (`file:line[:col]: warning|error: text`) out of the log.
 
+use crate::error::{Error, Result};
+use crate::store::CcacheStats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,6 +110,62 @@ pub fn build_args(
     a
 }
 
+/// The C compiler kbuild uses with these toolchain variables: `CC=` when
+/// given, else clang as `LLVM=` names it (`1`, `-19`, or a `dir/` prefix).
+pub fn compiler(toolchain: &[String]) -> Result<String> {
+    let var = |k: &str| {
+        toolchain
+            .iter()
+            .rev()
+            .find_map(|t| t.strip_prefix(k).map(str::to_string))
+    };
+    if let Some(cc) = var("CC=") {
+        return Ok(cc);
+    }
+    match var("LLVM=") {
+        Some(v) if v == "1" => Ok("clang".into()),
+        Some(v) if v.ends_with('/') => Ok(format!("{v}clang")),
+        Some(v) if v.starts_with('-') => Ok(format!("clang{v}")),
+        _ => Err(Error::Setup(format!(
+            "--ccache: cannot tell the C compiler from toolchain {:?}; add CC=... to it",
+            toolchain.join(" ")
+        ))),
+    }
+}
+
+/// Count a ccache stats log (`CCACHE_STATSLOG`): one `# file` line per
+/// compiler call, then its counters.
+pub fn ccache_stats(log: &str) -> CcacheStats {
+    let mut st = CcacheStats::default();
+    let mut count = |counters: &[&str]| {
+        if counters
+            .iter()
+            .any(|c| *c == "direct_cache_hit" || *c == "preprocessed_cache_hit")
+        {
+            st.hits += 1;
+        } else if counters.contains(&"cache_miss") {
+            st.misses += 1;
+        } else {
+            st.uncacheable += 1;
+        }
+    };
+    let mut cur: Option<Vec<&str>> = None;
+    for line in log.lines() {
+        if line.starts_with("# ") {
+            if let Some(c) = cur.take() {
+                count(&c);
+            }
+            cur = Some(Vec::new());
+        } else if let Some(c) = cur.as_mut() {
+            c.push(line.trim());
+        }
+    }
+    if let Some(c) = cur {
+        count(&c);
+    }
+    st
+}
+
 /// Which of the series' C files were compiled in `build` (object exists).
 pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) {
     let mut compiled = Vec::new();
@@ -181,5 +239,35 @@ mod tests {
         let (c, m) = coverage(&touched, dir.path());
         assert_eq!(c, ["mm/vma.c"]);
         assert_eq!(m, ["net/ipv4/tcp.c"]);
+    }
+
+    #[test]
+    fn compiler_from_toolchain() {
+        let t = |v: &[&str]| compiler(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(t(&["LLVM=-19"]).unwrap(), "clang-19");
+        assert_eq!(t(&["LLVM=1"]).unwrap(), "clang");
+        assert_eq!(t(&["LLVM=/opt/llvm/bin/"]).unwrap(), "/opt/llvm/bin/clang");
+        assert_eq!(
+            t(&["LLVM=-19", "CC=clang-19 -Qunused"]).unwrap(),
+            "clang-19 -Qunused"
+        );
+        let e = t(&["CROSS_COMPILE=x-"]).unwrap_err().to_string();
+        assert!(
+            e.contains("--ccache") && e.contains("CROSS_COMPILE=x-"),
+            "{e}"
+        );
+    }
+
+    /// The format ccache 4.7 writes (seen with Debian 12's ccache).
+    #[test]
+    fn ccache_stats_log() {
+        let log = "# a.c\ncache_miss\ndirect_cache_miss\nlocal_storage_miss\n\
+                   # a.c\ndirect_cache_hit\nlocal_storage_hit\n\
+                   # b.c\npreprocessed_cache_hit\n\
+                   # c.S\ncalled_for_preprocessing\n";
+        let st = ccache_stats(log);
+        assert_eq!((st.hits, st.misses, st.uncacheable), (2, 1, 1));
+        assert_eq!(st.hit_rate().map(|r| r.round()), Some(67.0));
+        assert_eq!(ccache_stats("").hit_rate(), None);
     }
 }

@@ -69,9 +69,21 @@ pub enum Cmd {
         /// Compiler jobs shared by all cells (default: number of CPUs)
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
-        /// Cells worked on at once (default: jobs/4, at least 1)
+        /// Cells worked on at once (default: jobs/4, at least 1; with
+        /// --jobserver: jobs)
         #[arg(long, value_name = "N")]
         parallel: Option<usize>,
+        /// Share one GNU make jobserver of --jobs slots between all builds
+        /// (instead of splitting -j between the --parallel cells)
+        #[arg(long)]
+        jobserver: bool,
+        /// Compile through ccache (cache in $VMAMATRIX_CACHE/ccache); hit
+        /// rates go in the report
+        #[arg(long)]
+        ccache: bool,
+        /// Trees to run, comma separated: base, patched, p1.. (default: all)
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        trees: Option<Vec<String>>,
         /// Ignore cached results and redo every stage
         #[arg(long)]
         force: bool,
@@ -152,6 +164,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             only,
             jobs,
             parallel,
+            jobserver,
+            ccache,
+            trees,
             force,
             per_patch,
             shard,
@@ -167,9 +182,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 opts.jobs = j;
                 opts.parallel = (j / 4).max(1);
             }
+            opts.jobserver = jobserver;
+            if jobserver {
+                opts.parallel = opts.jobs;
+            }
             if let Some(p) = parallel {
                 opts.parallel = p.max(1);
             }
+            opts.ccache = ccache;
+            opts.trees = trees;
             opts.force = force;
             opts.per_patch = per_patch;
             opts.shard = shard;

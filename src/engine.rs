@@ -7,6 +7,7 @@ use crate::boot;
 use crate::build;
 use crate::error::{Error, Result};
 use crate::events::{Event, Sink, Stage, Tree};
+use crate::jobserver::Jobserver;
 use crate::kconfig::{self, KconfigIndex};
 use crate::matrix::{Cell, Matrix, Selection};
 use crate::measure;
@@ -45,6 +46,13 @@ pub struct Options {
     pub shard: Option<(usize, usize)>,
     /// Fast path: configure, compile only the probe object, measure structs.
     pub structs_only: bool,
+    /// Share one GNU make jobserver of `jobs` slots between all builds
+    /// instead of giving each of the `parallel` cells `jobs / parallel`.
+    pub jobserver: bool,
+    /// Compile through ccache (cache in `<cache>/ccache`).
+    pub ccache: bool,
+    /// Trees to work on, by name (base, patched, p1..): None = all.
+    pub trees: Option<Vec<String>>,
     pub cache: PathBuf,
 }
 
@@ -59,6 +67,9 @@ impl Options {
             per_patch: false,
             shard: None,
             structs_only: false,
+            jobserver: false,
+            ccache: false,
+            trees: None,
             cache,
         }
     }
@@ -174,7 +185,7 @@ pub struct PlanCell {
 /// Configure every cell at the base and classify it, without building.
 pub fn plan(p: &Prepared, opts: &Options, sink: &dyn Sink) -> Result<Vec<PlanCell>> {
     p.checkout(&Tree::Base, &p.applied.base, sink)?;
-    let ctx = Ctx::new(p, opts, None, sink);
+    let ctx = Ctx::new(p, opts, None, sink)?;
     let cells = p.matrix.cells();
     let out = pool(opts.parallel.max(opts.jobs))?.install(|| {
         cells
@@ -254,8 +265,8 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         selected: selected.iter().map(Cell::id).collect(),
     });
 
-    let ctx = Ctx::new(p, opts, Some((results, run_id.as_str())), sink);
-    let trees = trees(&p.applied, opts.per_patch);
+    let ctx = Ctx::new(p, opts, Some((results, run_id.as_str())), sink)?;
+    let trees = select_trees(trees(&p.applied, opts.per_patch), opts.trees.as_deref())?;
     let pool = pool(opts.parallel)?;
     for (tree, commit) in &trees {
         // Only touch the source tree when some cell needs a real stage.
@@ -326,6 +337,25 @@ pub fn trees(applied: &Applied, per_patch: bool) -> Vec<(Tree, String)> {
     out
 }
 
+/// Keep the trees `only` names (all when None); a name that is no tree of
+/// this run is an error.
+fn select_trees(all: Vec<(Tree, String)>, only: Option<&[String]>) -> Result<Vec<(Tree, String)>> {
+    let Some(only) = only else { return Ok(all) };
+    for name in only {
+        if !all.iter().any(|(t, _)| t.name() == *name) {
+            let names: Vec<String> = all.iter().map(|(t, _)| t.name()).collect();
+            return Err(Error::Setup(format!(
+                "--trees: no tree {name:?} in this run (trees: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|(t, _)| only.contains(&t.name()))
+        .collect())
+}
+
 fn pool(n: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(n.max(1))
@@ -343,6 +373,10 @@ struct Ctx<'a> {
     /// Initramfs built this run, by directory.
     initramfs_lock: Mutex<HashMap<PathBuf, Initramfs>>,
     touched: Vec<String>,
+    /// The shared make jobserver (`--jobserver`).
+    jobserver: Option<Jobserver>,
+    /// `CC=ccache <compiler>` (`--ccache`).
+    ccache_cc: Option<String>,
 }
 
 /// An initramfs ready to boot.
@@ -376,24 +410,42 @@ impl<'a> Ctx<'a> {
         opts: &'a Options,
         out: Option<(&'a Results, &'a str)>,
         sink: &'a dyn Sink,
-    ) -> Ctx<'a> {
-        Ctx {
+    ) -> Result<Ctx<'a>> {
+        let jobserver = match opts.jobserver {
+            true => Some(
+                Jobserver::new(opts.jobs)
+                    .map_err(|e| Error::Setup(format!("make jobserver pipe: {e}")))?,
+            ),
+            false => None,
+        };
+        let ccache_cc = match opts.ccache {
+            true => Some(format!("ccache {}", build::compiler(&p.matrix.toolchain)?)),
+            false => None,
+        };
+        Ok(Ctx {
             p,
             opts,
             out,
             sink,
+            jobserver,
+            ccache_cc,
             kconfig: Mutex::new(HashMap::new()),
             initramfs_lock: Mutex::new(HashMap::new()),
             touched: p.series.touched_files(),
-        }
+        })
     }
 
     fn srcarch(&self, cell: &Cell) -> String {
         self.p.matrix.facts(cell).srcarch(&cell.arch).to_string()
     }
 
+    /// Compiler jobs of one build: its share of the budget, or the whole
+    /// budget when a jobserver keeps the sum within it.
     fn jobs(&self) -> usize {
-        (self.opts.jobs / self.opts.parallel.max(1)).max(1)
+        match self.jobserver {
+            Some(_) => self.opts.jobs,
+            None => (self.opts.jobs / self.opts.parallel.max(1)).max(1),
+        }
     }
 
     fn make(&self) -> Command {
@@ -402,6 +454,10 @@ impl<'a> Ctx<'a> {
         c.env("KBUILD_BUILD_TIMESTAMP", "vmamatrix")
             .env("KBUILD_BUILD_USER", "vmamatrix")
             .env("KBUILD_BUILD_HOST", "vmamatrix");
+        if let Some(cc) = &self.ccache_cc {
+            c.arg(format!("CC={cc}"))
+                .env("CCACHE_DIR", self.opts.cache.join("ccache"));
+        }
         c
     }
 
@@ -937,9 +993,35 @@ impl<'a> Ctx<'a> {
         let log = dir.join("build.log");
         let _ = std::fs::remove_file(&log);
         let mut cmd = self.make();
-        cmd.args(&args);
+        let stats = dir.join("ccache.stats");
+        let _ = std::fs::remove_file(&stats);
+        if self.ccache_cc.is_some() {
+            cmd.env("CCACHE_STATSLOG", &stats);
+        }
+        let mut token = None;
+        match &self.jobserver {
+            Some(js) => {
+                // make finds the budget in MAKEFLAGS; a -jN of its own
+                // would start a second jobserver.
+                cmd.args(args.iter().filter(|a| !a.starts_with("-j")));
+                js.attach(&mut cmd);
+                token = Some(
+                    js.acquire()
+                        .map_err(|e| Error::Setup(format!("make jobserver: {e}")))?,
+                );
+            }
+            None => {
+                cmd.args(&args);
+            }
+        }
         let outcome = proc::run_logged(cmd, &log, Duration::from_secs(self.p.matrix.timeout))
             .map_err(|e| Error::Setup(format!("cannot run make: {e}")))?;
+        if let Some(t) = token.as_mut() {
+            if !matches!(outcome, Outcome::Exited(_)) {
+                t.mark_killed();
+            }
+        }
+        drop(token);
         if outcome == Outcome::Interrupted {
             return Err(Error::Interrupted);
         }
@@ -974,6 +1056,10 @@ impl<'a> Ctx<'a> {
             } else {
                 tail_lines(&log, 20)
             },
+            ccache: self
+                .ccache_cc
+                .as_ref()
+                .map(|_| build::ccache_stats(&std::fs::read_to_string(&stats).unwrap_or_default())),
         });
         if *tree != Tree::Base {
             self.mark_new_warnings(cell, &mut r);

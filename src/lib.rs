@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod jobserver;
 pub mod kconfig;
 pub mod matrix;
 pub mod measure;

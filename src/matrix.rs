@@ -260,7 +260,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// `--only` selection: comma-separated cell ids and `key=value` terms
 /// (keys: arch, smp, mmu). Terms with the same key are alternatives; different
-/// keys must all match. Example: `arch=riscv,mmu=nommu` or `x86-up-mmu`.
+/// keys must all match. Examples: `arch=riscv,mmu=nommu`, `arch=arm,arm64`
+/// (same as `arch=arm,arch=arm64`) or `x86-up-mmu`.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     ids: Vec<String>,
@@ -270,10 +271,18 @@ pub struct Selection {
 impl Selection {
     pub fn parse(spec: &str) -> Result<Selection> {
         let mut sel = Selection::default();
+        // The key of the last `key=value` term: a bare word after it (no
+        // '-', so not a cell id) is one more value, as in `arch=arm,arm64`.
+        let mut last: Option<String> = None;
         for term in spec.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             match term.split_once('=') {
                 Some((k, v)) if ["arch", "smp", "mmu"].contains(&k) => {
-                    sel.terms.entry(k.into()).or_default().push(v.into())
+                    sel.terms.entry(k.into()).or_default().push(v.into());
+                    last = Some(k.into());
+                }
+                None if last.is_some() && !term.contains('-') => {
+                    let k = last.clone().unwrap_or_default();
+                    sel.terms.entry(k).or_default().push(term.into())
                 }
                 Some((k, _)) => {
                     return Err(Error::Setup(format!(
@@ -373,6 +382,20 @@ mod tests {
             ["arm-up-mmu", "x86-up-mmu"]
         );
         assert_eq!(pick("x86-up-mmu"), ["x86-up-mmu"]);
+        assert_eq!(
+            pick("arch=s390,arm64"),
+            [
+                "arm64-smp-mmu",
+                "arm64-smp-nommu",
+                "arm64-up-mmu",
+                "arm64-up-nommu",
+                "s390-smp-mmu",
+                "s390-smp-nommu",
+                "s390-up-mmu",
+                "s390-up-nommu"
+            ]
+        );
+        assert_eq!(pick("arch=arm64,x86-up-mmu"), Vec::<String>::new());
         assert!(Selection::parse("cpu=x").is_err());
         assert!(Selection::parse("x86-quad-mmu")
             .unwrap()

@@ -158,6 +158,26 @@ pub struct BuildData {
     /// Last lines of the log when the build failed.
     #[serde(default)]
     pub tail: Vec<String>,
+    /// ccache results of this build's compilations (`--ccache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ccache: Option<CcacheStats>,
+}
+
+/// How ccache answered the compiler calls of one build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CcacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// Calls ccache could not cache (preprocessing only, links, ...).
+    pub uncacheable: u64,
+}
+
+impl CcacheStats {
+    /// Hits over cacheable calls, in percent.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let n = self.hits + self.misses;
+        (n > 0).then(|| 100.0 * self.hits as f64 / n as f64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -34,6 +34,8 @@ pub struct Row {
     /// tools/testing/vma in the guest per tree: "26/26 passed", or "-".
     pub guest_tests: [Option<String>; 2],
     pub regression: bool,
+    /// ccache results per tree (`run --ccache`).
+    pub ccache: [Option<crate::store::CcacheStats>; 2],
 }
 
 /// A size before and after the series.
@@ -260,6 +262,10 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         boot_notes,
         guest_tests: [guest(0), guest(1)],
         regression,
+        ccache: [
+            bdata(0).and_then(|b| b.ccache.clone()),
+            bdata(1).and_then(|b| b.ccache.clone()),
+        ],
     }
 }
 
@@ -430,6 +436,29 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             s.push('\n');
         }
     }
+    let cc: Vec<&Row> = r
+        .rows
+        .iter()
+        .filter(|r| r.ccache.iter().any(Option::is_some))
+        .collect();
+    if !cc.is_empty() {
+        s.push_str("\n## ccache (hits / cacheable compiler calls)\n\n| cell | base | patched |\n|---|---|---|\n");
+        let one = |c: &Option<crate::store::CcacheStats>| match c {
+            Some(c) => match c.hit_rate() {
+                Some(rate) => format!("{}/{} ({rate:.0}%)", c.hits, c.hits + c.misses),
+                None => "no cacheable calls".into(),
+            },
+            None => "-".into(),
+        };
+        for row in cc {
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                row.id,
+                one(&row.ccache[0]),
+                one(&row.ccache[1])
+            ));
+        }
+    }
     let notes: Vec<String> = r
         .rows
         .iter()
@@ -598,6 +627,11 @@ mod tests {
                 compiled: vec!["mm/a.c".into()],
                 not_compiled: vec!["net/ipv4/tcp.c".into()],
                 tail: vec![],
+                ccache: (tree == "patched").then_some(crate::store::CcacheStats {
+                    hits: 3,
+                    misses: 1,
+                    uncacheable: 2,
+                }),
             });
             res.write_record("r1", &b).unwrap();
             let mut m = record("x86-up-mmu", tree, Stage::Measure, Status::Ok);
@@ -645,6 +679,7 @@ mod tests {
         );
         assert!(md.contains("| arm-up-mmu | not selected |"), "{md}");
         assert!(md.contains("| x86-up-mmu | 160 -> 168 (+8) |"), "{md}");
+        assert!(md.contains("| x86-up-mmu | - | 3/4 (75%) |"), "{md}");
         assert!(
             md.contains("x86-up-mmu: new warning: mm/a.c:3: unused"),
             "{md}"
