@@ -137,14 +137,19 @@ pub fn cache_dir() -> PathBuf {
 impl Matrix {
     /// Load `path` (or defaults when `None`) and apply overrides.
     pub fn load(path: Option<&Path>, ov: &Overrides) -> Result<Matrix> {
-        let (file, dir) = match path {
+        let (file, dir, text) = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
                 let f = parse(&text, p)?;
                 let dir = p.parent().unwrap_or(Path::new(".")).to_path_buf();
-                (f, dir)
+                (f, dir, text)
             }
-            None => (MatrixFile::default(), PathBuf::from(".")),
+            None => (MatrixFile::default(), PathBuf::from("."), String::new()),
+        };
+        let line_of = |key: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map_or(1, |i| i + 1)
         };
         let rel = |s: &str| -> PathBuf {
             let s = if let Some(rest) = s.strip_prefix("~/") {
@@ -193,10 +198,16 @@ impl Matrix {
             toolchain: file
                 .toolchain
                 .as_deref()
-                .unwrap_or("LLVM=-19")
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
+                .map(|t| {
+                    split_words(t).map_err(|msg| Error::Matrix {
+                        path: path.map(Path::to_path_buf).unwrap_or_default(),
+                        line: line_of("toolchain"),
+                        column: 1,
+                        msg: format!("toolchain: {msg}"),
+                    })
+                })
+                .transpose()?
+                .unwrap_or_else(|| vec!["LLVM=-19".into()]),
             configs: rel(file.configs.as_deref().unwrap_or("configs")),
             results: ov
                 .results
@@ -256,6 +267,32 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
     (line, column)
+}
+
+/// Split a toolchain string into make arguments as a shell would: words
+/// separated by blanks, with '...' and "..." quoting, so that
+/// `LLVM=-19 CC="distcc clang-19"` gives `CC=distcc clang-19` as one word.
+pub fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for ch in s.chars() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.get_or_insert_with(String::new).push(c),
+            (None, '\'' | '"') => {
+                quote = Some(ch);
+                cur.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => out.extend(cur.take()),
+            (None, c) => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("unterminated {q} quote in {s:?}"));
+    }
+    out.extend(cur);
+    Ok(out)
 }
 
 /// `--only` selection: comma-separated cell ids and `key=value` terms
@@ -358,6 +395,18 @@ mod tests {
         std::fs::write(&p, "arches = [\"vax\"]\n").unwrap();
         let e = Matrix::load(Some(&p), &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("vax"), "{e}");
+    }
+
+    #[test]
+    fn toolchain_words() {
+        assert_eq!(split_words("LLVM=-19").unwrap(), ["LLVM=-19"]);
+        assert_eq!(
+            split_words(" LLVM=-19  CC=\"distcc clang-19\" X='a b'c ").unwrap(),
+            ["LLVM=-19", "CC=distcc clang-19", "X=a bc"]
+        );
+        assert!(split_words("CC=\"ccache clang")
+            .unwrap_err()
+            .contains("unterminated"));
     }
 
     #[test]
