@@ -448,6 +448,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Jobs for the makes outside the jobserver (guest test builds): a
+    /// share of the budget, or one when the jobserver hands out the rest.
+    fn side_jobs(&self) -> usize {
+        match self.jobserver {
+            Some(_) => 1,
+            None => self.jobs(),
+        }
+    }
+
     fn make(&self) -> Command {
         let mut c = Command::new("make");
         c.arg("-C").arg(self.p.src());
@@ -716,7 +725,7 @@ impl<'a> Ctx<'a> {
                 if out.exists() {
                     (Some(out), None)
                 } else {
-                    match vmatest::build_guest(&self.p.src(), cc, self.jobs(), &out, &log) {
+                    match vmatest::build_guest(&self.p.src(), cc, self.side_jobs(), &out, &log) {
                         Ok(line) => {
                             payload_cmd = Some(line);
                             (Some(out), None)

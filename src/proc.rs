@@ -80,6 +80,24 @@ fn spawn_grouped(mut cmd: Command, log: &Path) -> std::io::Result<(std::process:
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .process_group(0);
+    // If vmamatrix dies without running its handlers (SIGKILL, OOM), the
+    // kernel kills the child (make, QEMU) too: no orphan keeps writing into
+    // a build directory the next run uses. make's own children then end
+    // with the file they are compiling.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl(2) and getppid(2) are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the prctl: nothing would kill us.
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
     let child = cmd.spawn()?;
     let pid = child.id() as i32;
     GROUPS.lock().unwrap().push(pid);
@@ -243,6 +261,33 @@ mod tests {
         c.args(["-c", "sleep 30 & sleep 30"]);
         let o = run_logged(c, &log, Duration::from_millis(300)).unwrap();
         assert_eq!(o, Outcome::TimedOut);
+    }
+
+    /// The child dies with the thread that started it (PR_SET_PDEATHSIG),
+    /// as it would with a SIGKILLed vmamatrix.
+    #[test]
+    fn child_dies_with_its_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = Instant::now();
+        std::thread::spawn(move || {
+            let mut c = Command::new("sleep");
+            c.arg("30");
+            let (child, pid) = spawn_grouped(c, &log).unwrap();
+            std::mem::forget(child);
+            tx.send(pid).unwrap();
+        })
+        .join()
+        .unwrap();
+        let pid = rx.recv().unwrap();
+        let mut status = 0;
+        // SAFETY: waitpid(2) on our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFSIGNALED(status), "status {status:#x}");
+        assert_eq!(libc::WTERMSIG(status), libc::SIGKILL);
+        assert!(t.elapsed() < Duration::from_secs(10));
+        GROUPS.lock().unwrap().retain(|&g| g != pid);
     }
 
     #[test]

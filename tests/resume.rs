@@ -1,0 +1,221 @@
+//! Resume after SIGKILL, on the real Linux 7.3.4 tree: a `--structs-only`
+//! run of x86-up-mmu with the one-word test series, in a cache of its own,
+//! is killed with SIGKILL at random moments up to 20 times, then allowed to
+//! finish. After every kill no process of the run survives (children die
+//! with vmamatrix, PR_SET_PDEATHSIG) and every result file is whole JSON;
+//! the run that finishes reports the same +8 bytes an uninterrupted run does.
+//! While a run holds the results directory a second run is refused.
+//! Needs `scripts/setup.sh` to have run.
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn kernel() -> PathBuf {
+    let k = std::env::var_os("VMAMATRIX_KERNEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| vmamatrix::matrix::cache_dir().join("linux"));
+    assert!(
+        k.join("Makefile").is_file(),
+        "no kernel tree at {}",
+        k.display()
+    );
+    k
+}
+
+struct Setup {
+    cache: tempfile::TempDir,
+    results: tempfile::TempDir,
+    kernel: PathBuf,
+    series: PathBuf,
+}
+
+impl Setup {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(common::bin());
+        c.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("VMAMATRIX_CACHE", self.cache.path())
+            .args(["run", "--structs-only", "--only", "x86-up-mmu"])
+            .arg("--kernel")
+            .arg(&self.kernel)
+            .arg("--series")
+            .arg(&self.series)
+            .arg("--results")
+            .arg(self.results.path());
+        c
+    }
+
+    fn spawn(&self) -> Child {
+        self.cmd()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// Processes (other than zombies) whose command line mentions `needle`.
+fn survivors(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        if cmd.contains(needle) && !zombie && pid != std::process::id() {
+            out.push(format!("{pid}: {cmd}"));
+        }
+    }
+    out
+}
+
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_symlink() {
+            continue;
+        }
+        if p.is_dir() {
+            json_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+}
+
+/// xorshift, seeded from the clock (printed, so a failure can be replayed
+/// with VMAMATRIX_KILL_SEED).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing() {
+    let s = Setup {
+        cache: tempfile::tempdir().unwrap(),
+        results: tempfile::tempdir().unwrap(),
+        kernel: kernel(),
+        series: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vma-grow"),
+    };
+    let seed = std::env::var("VMAMATRIX_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("VMAMATRIX_KILL_SEED={seed}");
+    let mut rng = Rng(seed);
+    let needle = s.cache.path().to_string_lossy().into_owned();
+    let mut kills = 0;
+    let mut finished_early = false;
+    while kills < 20 {
+        let mut child = s.spawn();
+        let delay = Duration::from_millis(1500 + rng.next() % 10_500);
+        let t = Instant::now();
+        if kills == 0 {
+            // The first run holds the results directory: a second is refused.
+            std::thread::sleep(Duration::from_millis(1000));
+            let out = s.cmd().output().unwrap();
+            assert_eq!(out.status.code(), Some(3), "{out:?}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("another vmamatrix run is using"),
+                "{out:?}"
+            );
+        }
+        let mut done = None;
+        while t.elapsed() < delay {
+            if let Some(st) = child.try_wait().unwrap() {
+                done = Some(st);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Some(st) = done {
+            assert!(st.success(), "run ended by itself with {st}");
+            finished_early = true;
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL: no handler runs
+        child.wait().unwrap();
+        kills += 1;
+        eprintln!("kill {kills} after {:.1}s", delay.as_secs_f64());
+        // make's compilers finish their one file; nothing may stay longer.
+        let t = Instant::now();
+        while !survivors(&needle).is_empty() && t.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(
+            survivors(&needle),
+            Vec::<String>::new(),
+            "after kill {kills}"
+        );
+        let mut files = Vec::new();
+        json_files(s.results.path(), &mut files);
+        json_files(&s.cache.path().join("records"), &mut files);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(
+                serde_json::from_str::<Value>(&text).is_ok(),
+                "half-written {}: {text:?}",
+                f.display()
+            );
+        }
+    }
+    eprintln!("{kills} kills, finished early: {finished_early}");
+    // The last run finishes, with the result an uninterrupted run gives.
+    let out = s.cmd().output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep = Command::new(common::bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VMAMATRIX_CACHE", s.cache.path())
+        .args(["report", "--format", "json", "--kernel"])
+        .arg(&s.kernel)
+        .arg("--results")
+        .arg(s.results.path())
+        .output()
+        .unwrap();
+    assert!(rep.status.success(), "{rep:?}");
+    let v: Value = serde_json::from_slice(&rep.stdout).unwrap();
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "x86-up-mmu")
+        .unwrap()
+        .clone();
+    let vma = &row["structs"][0];
+    assert_eq!(vma["name"], "vm_area_struct", "{row}");
+    assert_eq!(
+        vma["patched"].as_u64().unwrap(),
+        vma["base"].as_u64().unwrap() + 8,
+        "{row}"
+    );
+    assert_eq!(survivors(&needle), Vec::<String>::new());
+}
