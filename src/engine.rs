@@ -553,8 +553,14 @@ impl<'a> Ctx<'a> {
             "structs": m.structs,
             "probe": m.probe,
             "track": m.track,
-                        "touched": self.touched,
         });
+        // The series' file list decides the coverage of its own trees only:
+        // the base key leaves it out, so base results are shared by every
+        // series on the same base.
+        let mut key = key;
+        if commit != self.p.applied.base {
+            key["touched"] = serde_json::json!(self.touched);
+        }
         // Only present when set, so full-run keys stay as they were.
         let key = if self.opts.structs_only {
             let mut k = key;
@@ -1039,7 +1045,10 @@ impl<'a> Ctx<'a> {
         let diags = build::parse_diagnostics(&text, &prefixes);
         let (warnings, errors): (Vec<_>, Vec<_>) =
             diags.into_iter().partition(|d| d.kind == "warning");
-        let (compiled, not_compiled) = if self.opts.structs_only {
+        // Coverage of the series' files is a fact of the trees the series
+        // made; the base record stays independent of the series, so another
+        // series on the same base reuses it.
+        let (compiled, not_compiled) = if self.opts.structs_only || *tree == Tree::Base {
             (vec![], vec![])
         } else {
             build::coverage(&self.touched, &self.p.build_dir(cell))

@@ -4,7 +4,8 @@
 //! finish. After every kill no process of the run survives (children die
 //! with vmamatrix, PR_SET_PDEATHSIG) and every result file is whole JSON;
 //! the run that finishes reports the same +8 bytes an uninterrupted run does.
-//! While a run holds the results directory a second run is refused.
+//! While a run holds the results directory a second run is refused, and a
+//! run of another series on the same base reuses the base results.
 //! Needs `scripts/setup.sh` to have run.
 
 mod common;
@@ -218,4 +219,25 @@ fn sigkill_at_random_moments_loses_nothing() {
         "{row}"
     );
     assert_eq!(survivors(&needle), Vec::<String>::new());
+
+    // Another series on the same base: the base results are reused, only
+    // the new patched tree is worked on.
+    let other = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VMAMATRIX_CACHE", s.cache.path())
+        .args(["run", "--structs-only", "--only", "x86-up-mmu", "--kernel"])
+        .arg(&s.kernel)
+        .arg("--results")
+        .arg(other.path())
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let run = other.path().join("latest/x86-up-mmu");
+    let cached = |tree: &str, stage: &str| -> bool {
+        let text = std::fs::read_to_string(run.join(tree).join(format!("{stage}.json"))).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["cached"] == true
+    };
+    assert!(cached("base", "configure") && cached("base", "build") && cached("base", "measure"));
+    assert!(!cached("patched", "build"));
 }

@@ -176,13 +176,8 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
                 .collect()
         })
         .unwrap_or_default();
-    let coverage = bdata(1)
-        .or(bdata(0))
-        .map(|b| (b.compiled.len(), b.compiled.len() + b.not_compiled.len()));
-    let not_compiled = bdata(1)
-        .or(bdata(0))
-        .map(|b| b.not_compiled.clone())
-        .unwrap_or_default();
+    let coverage = bdata(1).map(|b| (b.compiled.len(), b.compiled.len() + b.not_compiled.len()));
+    let not_compiled = bdata(1).map(|b| b.not_compiled.clone()).unwrap_or_default();
     let regression = run
         .regressions
         .iter()
