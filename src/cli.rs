@@ -81,7 +81,7 @@ pub enum Cmd {
         /// rates go in the report
         #[arg(long)]
         ccache: bool,
-        /// Trees to run, comma separated: base, patched, p1.. (default: all)
+        /// Trees to run, comma separated: base, patched, patch-1.. (default: all)
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
         trees: Option<Vec<String>>,
         /// Ignore cached results and redo every stage

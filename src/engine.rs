@@ -51,7 +51,7 @@ pub struct Options {
     pub jobserver: bool,
     /// Compile through ccache (cache in `<cache>/ccache`).
     pub ccache: bool,
-    /// Trees to work on, by name (base, patched, p1..): None = all.
+    /// Trees to work on, by name (base, patched, patch-1..): None = all.
     pub trees: Option<Vec<String>>,
     pub cache: PathBuf,
 }
@@ -1207,4 +1207,38 @@ fn tail_lines(path: &Path, n: usize) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trees_per_patch_and_selection() {
+        let applied = Applied {
+            base: "b".into(),
+            commits: vec!["c1".into(), "c2".into(), "c3".into()],
+        };
+        let names = |t: &[(Tree, String)]| {
+            t.iter()
+                .map(|(t, c)| format!("{}={c}", t.name()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&trees(&applied, false)), ["base=b", "patched=c3"]);
+        assert_eq!(
+            names(&trees(&applied, true)),
+            ["base=b", "patch-1=c1", "patch-2=c2", "patched=c3"]
+        );
+        let only = vec!["patched".to_string()];
+        let t = select_trees(trees(&applied, true), Some(&only)).unwrap();
+        assert_eq!(names(&t), ["patched=c3"]);
+        let bad = vec!["patch-7".to_string()];
+        let e = select_trees(trees(&applied, true), Some(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--trees") && e.contains("\"patch-7\"") && e.contains("patch-2"),
+            "{e}"
+        );
+    }
 }
