@@ -14,6 +14,7 @@
 #   BENCH_NOOP    --only spec of a full no-op re-run against the main cache
 #                 ($VMAMATRIX_CACHE), whose cells a previous `vmamatrix run`
 #                 completed (default: skip); the bench cache is separate.
+#   BENCH_NOOP_TREES  trees of that re-run (default base,patched)
 #   KERNEL        kernel git tree (default ~/.cache/vmamatrix/linux)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -117,14 +118,15 @@ printf '| --structs-only base run vs full base run, clean caches | %s s vs %s s 
 if [ -n "${BENCH_NOOP:-}" ]; then
 	RN=$BENCH/res-noop
 	mkdir -p "$RN"
-	w=$(vm "$MAIN_CACHE" "$RN" --only "$BENCH_NOOP")
+	w=$(vm "$MAIN_CACHE" "$RN" --only "$BENCH_NOOP" --trees "${BENCH_NOOP_TREES:-base,patched}")
 	n=$(python3 - "$RN/latest" <<'PY'
 import json, pathlib, sys
 recs = [json.load(open(p)) for p in pathlib.Path(sys.argv[1]).glob("*/*/*.json")]
 print(f"{sum(1 for r in recs if r.get('cached'))}/{len(recs)} stages cached")
 PY
 )
-	printf '| no-op re-run, main cache, --only %s (%s) | %s s | |\n' "$BENCH_NOOP" "$n" "$w"
+	printf '| no-op re-run, main cache, --only %s --trees %s (%s) | %s s | |\n' \
+		"$BENCH_NOOP" "${BENCH_NOOP_TREES:-base,patched}" "$n" "$w"
 fi
 
 if [ -n "${BENCH_JOBSERVER:-}" ]; then
