@@ -411,17 +411,15 @@ impl<'a> Ctx<'a> {
         out: Option<(&'a Results, &'a str)>,
         sink: &'a dyn Sink,
     ) -> Result<Ctx<'a>> {
-        let jobserver = match opts.jobserver {
-            true => Some(
-                Jobserver::new(opts.jobs)
-                    .map_err(|e| Error::Setup(format!("make jobserver pipe: {e}")))?,
-            ),
-            false => None,
-        };
-        let ccache_cc = match opts.ccache {
-            true => Some(format!("ccache {}", build::compiler(&p.matrix.toolchain)?)),
-            false => None,
-        };
+        let jobserver = opts
+            .jobserver
+            .then(|| Jobserver::new(opts.jobs))
+            .transpose()
+            .map_err(|e| Error::Setup(format!("make jobserver pipe: {e}")))?;
+        let ccache_cc = opts
+            .ccache
+            .then(|| build::compiler(&p.matrix.toolchain).map(|cc| format!("ccache {cc}")))
+            .transpose()?;
         Ok(Ctx {
             p,
             opts,
@@ -541,7 +539,7 @@ impl<'a> Ctx<'a> {
         // Only what decides configure, build and measure results; the boot
         // recipe is not part of it (a cached build is booted again when its
         // boot record is missing).
-        let key = serde_json::json!({
+        let mut key = serde_json::json!({
             "vmamatrix": VERSION,
             "cell": cell.id(),
             "commit": commit,
@@ -557,18 +555,13 @@ impl<'a> Ctx<'a> {
         // The series' file list decides the coverage of its own trees only:
         // the base key leaves it out, so base results are shared by every
         // series on the same base.
-        let mut key = key;
         if commit != self.p.applied.base {
             key["touched"] = serde_json::json!(self.touched);
         }
         // Only present when set, so full-run keys stay as they were.
-        let key = if self.opts.structs_only {
-            let mut k = key;
-            k["structs_only"] = serde_json::Value::Bool(true);
-            k
-        } else {
-            key
-        };
+        if self.opts.structs_only {
+            key["structs_only"] = serde_json::Value::Bool(true);
+        }
         Some(series::hex(&Sha256::digest(key.to_string().as_bytes())))
     }
 
@@ -1009,8 +1002,8 @@ impl<'a> Ctx<'a> {
         let _ = std::fs::remove_file(&log);
         let mut cmd = self.make();
         let stats = dir.join("ccache.stats");
-        let _ = std::fs::remove_file(&stats);
         if self.ccache_cc.is_some() {
+            let _ = std::fs::remove_file(&stats);
             cmd.env("CCACHE_STATSLOG", &stats);
         }
         let mut token = None;

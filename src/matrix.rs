@@ -317,9 +317,9 @@ impl Selection {
                     sel.terms.entry(k.into()).or_default().push(v.into());
                     last = Some(k.into());
                 }
-                None if last.is_some() && !term.contains('-') => {
-                    let k = last.clone().unwrap_or_default();
-                    sel.terms.entry(k).or_default().push(term.into())
+                None if !term.contains('-') && last.is_some() => {
+                    let k = last.as_deref().unwrap_or_default();
+                    sel.terms.entry(k.into()).or_default().push(term.into())
                 }
                 Some((k, _)) => {
                     return Err(Error::Setup(format!(

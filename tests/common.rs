@@ -6,6 +6,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The Linux tree the real-kernel tests use: $VMAMATRIX_KERNEL, or the one
+/// scripts/setup.sh makes in the cache.
+pub fn kernel() -> PathBuf {
+    let k = std::env::var_os("VMAMATRIX_KERNEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| vmamatrix::matrix::cache_dir().join("linux"));
+    assert!(
+        k.join("Makefile").is_file(),
+        "no kernel tree at {} (run scripts/setup.sh or set VMAMATRIX_KERNEL)",
+        k.display()
+    );
+    k
+}
+
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)

@@ -9,20 +9,8 @@
 mod common;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn kernel() -> PathBuf {
-    let k = std::env::var_os("VMAMATRIX_KERNEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| vmamatrix::matrix::cache_dir().join("linux"));
-    assert!(
-        k.join("Makefile").is_file(),
-        "no kernel tree at {} (run scripts/setup.sh or set VMAMATRIX_KERNEL)",
-        k.display()
-    );
-    k
-}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,7 +31,7 @@ fn vmamatrix(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn plan_classifies_all_28_cells_of_linux_7_3() {
-    let k = kernel();
+    let k = common::kernel();
     let (code, out, err) =
         vmamatrix(&["plan", "--format", "json", "--kernel", k.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -113,7 +101,7 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
 
 #[test]
 fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
-    let k = kernel();
+    let k = common::kernel();
     let results = tempfile::tempdir().unwrap();
     let series = root().join("tests/fixtures/vma-grow");
     let common = [

@@ -15,18 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn kernel() -> PathBuf {
-    let k = std::env::var_os("VMAMATRIX_KERNEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| vmamatrix::matrix::cache_dir().join("linux"));
-    assert!(
-        k.join("Makefile").is_file(),
-        "no kernel tree at {}",
-        k.display()
-    );
-    k
-}
-
 struct Setup {
     cache: tempfile::TempDir,
     results: tempfile::TempDir,
@@ -113,7 +101,7 @@ fn sigkill_at_random_moments_loses_nothing() {
     let s = Setup {
         cache: tempfile::tempdir().unwrap(),
         results: tempfile::tempdir().unwrap(),
-        kernel: kernel(),
+        kernel: common::kernel(),
         series: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vma-grow"),
     };
     let seed = std::env::var("VMAMATRIX_KILL_SEED")
