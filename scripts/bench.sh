@@ -7,6 +7,9 @@
 #   BENCH_JOBSERVER=structs scripts/bench.sh + shared jobserver vs split -j
 #                      (2 cells, --structs-only runs; =full for full builds)
 #   BENCH_CCACHE=1 scripts/bench.sh      + cold and warm ccache builds
+#   BENCH_CORE=0 BENCH_JOBSERVER=structs scripts/bench.sh
+#                      only the optional figures (skips the four clean
+#                      builds of the core figures, about 45 minutes here)
 #
 # Environment:
 #   BENCH_CELL    cell to measure (default x86-up-mmu)
@@ -82,6 +85,7 @@ PY
 }
 
 echo "vmamatrix bench: cell $CELL, $JOBS CPUs, $(date -u +%F)" >&2
+if [ "${BENCH_CORE:-1}" != 0 ]; then
 C1=$BENCH/cache1 R1=$BENCH/res1
 mkdir -p "$C1" "$R1"
 
@@ -115,6 +119,9 @@ printf '| no-op re-run of %s (base+patched, all cached) vs clean base build | %s
 printf '| --structs-only base run vs full base run, clean caches | %s s vs %s s | %s |\n' \
 	"$w_structs" "$w_vm_base" "$(ratio "$w_structs" "$w_vm_base")"
 
+else
+	printf '\n| figure | measured | ratio |\n|---|---|---|\n'
+fi
 if [ -n "${BENCH_NOOP:-}" ]; then
 	RN=$BENCH/res-noop
 	mkdir -p "$RN"
@@ -162,6 +169,7 @@ if [ -n "${BENCH_CCACHE:-}" ]; then
 	rate=$(python3 -c "import json;c=json.load(open('$R/latest/$CELL/base/build.json'))['build']['ccache'];print(f\"{c['hits']}/{c['hits']+c['misses']}\")")
 	printf '| --ccache: warm rebuild (build dir removed, hits %s) vs cold build | %s s vs %s s | %s |\n' \
 		"$rate" "$warm" "$cold" "$(ratio "$warm" "$cold")"
-	printf '| --ccache cold build vs plain make (ccache overhead) | %s s vs %s s | %s |\n' \
-		"$cold" "$b_make_base" "$(ratio "$cold" "$b_make_base")"
+	[ -z "${b_make_base:-}" ] ||
+		printf '| --ccache cold build vs plain make (ccache overhead) | %s s vs %s s | %s |\n' \
+			"$cold" "$b_make_base" "$(ratio "$cold" "$b_make_base")"
 fi

@@ -964,7 +964,7 @@ impl<'a> Ctx<'a> {
         r.configure = Some(ConfigureData {
             fragments: frags
                 .iter()
-                .map(|f| format!("configs/{}", f.file_name().unwrap().to_string_lossy()))
+                .map(|f| kconfig::fragment_label(f))
                 .collect(),
             verdict: verdict.clone(),
             config_sha256: series::hex(&Sha256::digest(cfg_text.as_bytes())),

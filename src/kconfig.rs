@@ -34,20 +34,22 @@ pub struct Dropped {
 
 /// The fragments a cell uses, in order (later ones win): base, arch,
 /// smp/up, mmu/nommu, then the optional `<arch>-<smp|up>`,
-/// `<arch>-<mmu|nommu>` and `<cell id>` refinements. Missing optional files
-/// are skipped.
+/// `<arch>-<mmu|nommu>` and `<cell id>` refinements, of each fragment
+/// directory in turn (an overlay directory after the one it refines).
+/// Missing optional files are skipped; base, smp/up and mmu/nommu must be
+/// in at least one directory.
 pub fn fragments(m: &Matrix, cell: &Cell) -> Result<Vec<PathBuf>> {
-    let d = &m.configs;
     let required = [
         "base.config".to_string(),
         format!("{}.config", cell.smp.name()),
         format!("{}.config", cell.mmu.name()),
     ];
     for r in &required {
-        if !d.join(r).is_file() {
+        if !m.configs.iter().any(|d| d.join(r).is_file()) {
+            let dirs: Vec<String> = m.configs.iter().map(|d| d.display().to_string()).collect();
             return Err(Error::Setup(format!(
                 "{}: missing Kconfig fragment {r}",
-                d.display()
+                dirs.join(", ")
             )));
         }
     }
@@ -60,11 +62,26 @@ pub fn fragments(m: &Matrix, cell: &Cell) -> Result<Vec<PathBuf>> {
         format!("{}-{}.config", cell.arch, cell.mmu.name()),
         format!("{}.config", cell.id()),
     ];
-    Ok(names
+    Ok(m.configs
         .iter()
-        .map(|n| d.join(n))
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
         .filter(|p| p.is_file())
         .collect())
+}
+
+/// How reports name a fragment: its directory's last component and its
+/// file name (`configs/up.config`).
+pub fn fragment_label(f: &Path) -> String {
+    let dir = f
+        .parent()
+        .and_then(Path::file_name)
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = f
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{dir}/{name}")
 }
 
 /// Parse fragment text into requests. `# CONFIG_X is not set` requests n.
@@ -109,10 +126,7 @@ pub fn merge(files: &[PathBuf]) -> Result<(String, Vec<Request>)> {
     let mut reqs: Vec<Request> = Vec::new();
     for f in files {
         let t = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
-        let name = f
-            .file_name()
-            .map(|n| format!("configs/{}", n.to_string_lossy()))
-            .unwrap_or_default();
+        let name = fragment_label(f);
         for r in parse_fragment(&t, &name)? {
             reqs.retain(|o| o.symbol != r.symbol);
             reqs.push(r);
@@ -496,6 +510,48 @@ mod tests {
 
     fn cfg(s: &str) -> BTreeMap<String, Value> {
         parse_config(s)
+    }
+
+    #[test]
+    fn overlay_directories_apply_after_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("configs"), dir.path().join("lean"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        for (d, f, t) in [
+            (&a, "base.config", "CONFIG_NET=y\nCONFIG_TTY=y\n"),
+            (&a, "up.config", "# CONFIG_SMP is not set\n"),
+            (&a, "mmu.config", "CONFIG_MMU=y\n"),
+            (&a, "x86.config", "CONFIG_64BIT=y\n"),
+            (&b, "base.config", "# CONFIG_NET is not set\n"),
+        ] {
+            std::fs::write(d.join(f), t).unwrap();
+        }
+        let m = dir.path().join("m.toml");
+        std::fs::write(&m, "configs = [\"configs\", \"lean\"]\n").unwrap();
+        let m = Matrix::load(Some(&m), &Default::default()).unwrap();
+        let cell = m.cells().into_iter().find(|c| c.id() == "x86-up-mmu").unwrap();
+        let files = fragments(&m, &cell).unwrap();
+        let labels: Vec<String> = files.iter().map(|f| fragment_label(f)).collect();
+        assert_eq!(
+            labels,
+            [
+                "configs/base.config",
+                "configs/x86.config",
+                "configs/up.config",
+                "configs/mmu.config",
+                "lean/base.config"
+            ]
+        );
+        let (_, reqs) = merge(&files).unwrap();
+        let net = reqs.iter().find(|r| r.symbol == "NET").unwrap();
+        assert_eq!((net.value.as_str(), net.file.as_str()), ("n", "lean/base.config"));
+        assert!(reqs.iter().any(|r| r.symbol == "TTY" && r.value == "y"));
+
+        // A required fragment missing from every directory names them all.
+        std::fs::remove_file(a.join("mmu.config")).unwrap();
+        let e = fragments(&m, &cell).unwrap_err().to_string();
+        assert!(e.contains("configs, ") && e.contains("lean") && e.contains("mmu.config"), "{e}");
     }
 
     #[test]

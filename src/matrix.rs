@@ -27,7 +27,7 @@ struct MatrixFile {
     base: Option<String>,
     series: Option<String>,
     toolchain: Option<String>,
-    configs: Option<String>,
+    configs: Option<OneOrMany>,
     results: Option<String>,
     arches: Option<Vec<String>>,
     smp: Option<Vec<Smp>>,
@@ -38,6 +38,14 @@ struct MatrixFile {
     timeout: Option<u64>,
     #[serde(default)]
     arch: BTreeMap<String, Arch>,
+}
+
+/// `configs = "dir"` or `configs = ["dir", "overlay"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,7 +109,9 @@ pub struct Matrix {
     pub series: PathBuf,
     /// make variables selecting the toolchain, e.g. `["LLVM=-19"]`.
     pub toolchain: Vec<String>,
-    pub configs: PathBuf,
+    /// Kconfig fragment directories; a later directory's fragments are
+    /// applied after (and so win over) an earlier one's.
+    pub configs: Vec<PathBuf>,
     pub results: PathBuf,
     pub arches: Vec<String>,
     pub smp: Vec<Smp>,
@@ -208,7 +218,19 @@ impl Matrix {
                 })
                 .transpose()?
                 .unwrap_or_else(|| vec!["LLVM=-19".into()]),
-            configs: rel(file.configs.as_deref().unwrap_or("configs")),
+            configs: match &file.configs {
+                None => vec![rel("configs")],
+                Some(OneOrMany::One(d)) => vec![rel(d)],
+                Some(OneOrMany::Many(ds)) if ds.is_empty() => {
+                    return Err(Error::Matrix {
+                        path: path.map(Path::to_path_buf).unwrap_or_default(),
+                        line: line_of("configs"),
+                        column: 1,
+                        msg: "configs: give at least one directory".into(),
+                    })
+                }
+                Some(OneOrMany::Many(ds)) => ds.iter().map(|d| rel(d)).collect(),
+            },
             results: ov
                 .results
                 .clone()

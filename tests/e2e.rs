@@ -1,5 +1,6 @@
 //! End to end on the real Linux 7.3.4 tree with the real toolchain and QEMU:
-//! plan all 28 cells; run x86-up-mmu and riscv-up-nommu, base and patched,
+//! plan all 28 cells; run x86-up-mmu and riscv-up-nommu, base and patched
+//! (default fragments plus the lean overlay of tests/fixtures/lean.toml),
 //! with a test series that grows struct vm_area_struct by one word, checking
 //! the measured delta (and that it agrees with pahole), that both kernels of
 //! both cells boot to vmamatrix's /init under QEMU (riscv NOMMU with a FLAT
@@ -104,7 +105,12 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     let k = common::kernel();
     let results = tempfile::tempdir().unwrap();
     let series = root().join("tests/fixtures/vma-grow");
+    // The default fragments with the lean overlay (no networking, BPF,
+    // binder): smaller kernels, the same pipeline.
+    let lean = root().join("tests/fixtures/lean.toml");
     let common = [
+        "--matrix",
+        lean.to_str().unwrap(),
         "--kernel",
         k.to_str().unwrap(),
         "--series",
@@ -164,6 +170,18 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     )
     .unwrap();
     let cmd = rec["commands"][0].as_str().unwrap();
+
+    // The overlay directory's fragment came last and was honoured.
+    let run_dir = results.path().join(v["run"]["run_id"].as_str().unwrap());
+    let conf: Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("x86-up-mmu/base/configure.json")).unwrap(),
+    )
+    .unwrap();
+    let frags = conf["configure"]["fragments"].as_array().unwrap();
+    assert_eq!(frags.last().unwrap(), "lean/base.config", "{conf}");
+    assert_eq!(frags[0], "configs/base.config", "{conf}");
+    let config = std::fs::read_to_string(run_dir.join("x86-up-mmu/base/config")).unwrap();
+    assert!(config.contains("# CONFIG_NET is not set"), "NET still on");
     let bdir = cmd
         .strip_prefix("cd ")
         .unwrap()
@@ -200,7 +218,6 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         "{nommu}"
     );
     // tools/testing/vma passes on the host for both trees.
-    let run_dir = results.path().join(v["run"]["run_id"].as_str().unwrap());
     for tree in ["base", "patched"] {
         let host =
             std::fs::read_to_string(run_dir.join("host").join(tree).join("vmatest.json")).unwrap();
