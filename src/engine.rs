@@ -962,10 +962,7 @@ impl<'a> Ctx<'a> {
         r.secs = t.elapsed().as_secs_f64();
         r.commands = commands;
         r.configure = Some(ConfigureData {
-            fragments: frags
-                .iter()
-                .map(|f| kconfig::fragment_label(f))
-                .collect(),
+            fragments: frags.iter().map(|f| kconfig::fragment_label(f)).collect(),
             verdict: verdict.clone(),
             config_sha256: series::hex(&Sha256::digest(cfg_text.as_bytes())),
         });

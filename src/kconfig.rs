@@ -530,7 +530,11 @@ mod tests {
         let m = dir.path().join("m.toml");
         std::fs::write(&m, "configs = [\"configs\", \"lean\"]\n").unwrap();
         let m = Matrix::load(Some(&m), &Default::default()).unwrap();
-        let cell = m.cells().into_iter().find(|c| c.id() == "x86-up-mmu").unwrap();
+        let cell = m
+            .cells()
+            .into_iter()
+            .find(|c| c.id() == "x86-up-mmu")
+            .unwrap();
         let files = fragments(&m, &cell).unwrap();
         let labels: Vec<String> = files.iter().map(|f| fragment_label(f)).collect();
         assert_eq!(
@@ -545,13 +549,19 @@ mod tests {
         );
         let (_, reqs) = merge(&files).unwrap();
         let net = reqs.iter().find(|r| r.symbol == "NET").unwrap();
-        assert_eq!((net.value.as_str(), net.file.as_str()), ("n", "lean/base.config"));
+        assert_eq!(
+            (net.value.as_str(), net.file.as_str()),
+            ("n", "lean/base.config")
+        );
         assert!(reqs.iter().any(|r| r.symbol == "TTY" && r.value == "y"));
 
         // A required fragment missing from every directory names them all.
         std::fs::remove_file(a.join("mmu.config")).unwrap();
         let e = fragments(&m, &cell).unwrap_err().to_string();
-        assert!(e.contains("configs, ") && e.contains("lean") && e.contains("mmu.config"), "{e}");
+        assert!(
+            e.contains("configs, ") && e.contains("lean") && e.contains("mmu.config"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -420,6 +420,21 @@ mod tests {
     }
 
     #[test]
+    fn configs_is_a_directory_or_a_nonempty_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, "configs = [\"a\", \"b\"]\n").unwrap();
+        let m = Matrix::load(Some(&p), &Overrides::default()).unwrap();
+        assert_eq!(m.configs, [dir.path().join("a"), dir.path().join("b")]);
+        std::fs::write(&p, "arches = [\"x86\"]\nconfigs = []\n").unwrap();
+        let e = Matrix::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("m.toml:2:") && e.to_string().contains("configs"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn toolchain_words() {
         assert_eq!(split_words("LLVM=-19").unwrap(), ["LLVM=-19"]);
         assert_eq!(
