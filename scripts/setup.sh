@@ -35,7 +35,7 @@ debian_uri() {
 }
 
 install_packages() {
-	local uri stamp="$CACHE/.packages-v2"
+	local uri stamp="$CACHE/.packages-v3"
 	uri=$(debian_uri)
 	if [ ! -f /etc/apt/sources.list.d/vmamatrix-backports.sources ]; then
 		log "adding bookworm-backports (for QEMU 10) from $uri"
@@ -64,7 +64,7 @@ SRC
 		libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-ppc64el-cross \
 		libc6-dev-riscv64-cross libc6-dev-s390x-cross \
 		gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-powerpc64le-linux-gnu \
-		gcc-s390x-linux-gnu unifdef \
+		gcc-s390x-linux-gnu gcc-riscv64-linux-gnu unifdef \
 		liburcu-dev:arm64 liburcu-dev:armhf liburcu-dev:ppc64el liburcu-dev:s390x >/dev/null
 	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
 		qemu-system-x86 qemu-system-arm qemu-system-misc qemu-system-ppc \
@@ -86,14 +86,10 @@ kernel_tree() {
 	if [ -z "$deb" ]; then
 		uri=$(debian_uri)
 		tmp=$(mktemp -d "$CACHE/fetch.XXXXXX")
-		mkdir -p "$tmp/lists/partial" "$tmp/etc"
 		# Native architecture only (linux-source is arch:all, listed there):
 		# a foreign index mid-sync on the mirror must not stop the fetch.
-		printf 'deb [arch=%s] %s %s main\n' "$(dpkg --print-architecture)" \
-			"$uri" "$KERNEL_SUITE" >"$tmp/etc/sources.list"
-		local aptopt=(-o Dir::Etc::sourcelist="$tmp/etc/sources.list"
-			-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$tmp/lists"
-			-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0)
+		apt_tmp "$tmp" "$(dpkg --print-architecture)" "$KERNEL_SUITE"
+		local aptopt=("${APTOPT[@]}")
 		log "fetching $KERNEL_PKG from $KERNEL_SUITE ($uri)"
 		apt-get "${aptopt[@]}" update -qq
 		(cd "$CACHE/debs" && apt-get "${aptopt[@]}" download "$KERNEL_PKG")
@@ -126,6 +122,41 @@ kernel_tree() {
 	log "kernel tree ready: $tree (Linux $ver)"
 }
 
+# apt_tmp DIR ARCH SUITE: apt options for a private sources list of one
+# architecture's index of SUITE on this machine's mirror (nothing is added to
+# the system's apt configuration).
+apt_tmp() {
+	local dir=$1 arch=$2 suite=$3 uri
+	uri=$(debian_uri)
+	mkdir -p "$dir/lists/partial" "$dir/etc"
+	printf 'deb [arch=%s] %s %s main\n' "$arch" "$uri" "$suite" >"$dir/etc/sources.list"
+	APTOPT=(-o Dir::Etc::sourcelist="$dir/etc/sources.list"
+		-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$dir/lists"
+		-o APT::Sandbox::User=root -o APT::Get::List-Cleanup=0
+		-o APT::Architecture="$arch" -o APT::Architectures::="$arch")
+}
+
+# A static riscv64 liburcu for the guest vma tests: bookworm has no riscv64
+# port, trixie has. Unpacked into the cache, not installed (its libc6
+# dependency is newer than bookworm's cross libc; see src/arches.toml).
+riscv_liburcu() {
+	local root="$CACHE/sysroot/riscv64" tmp deb
+	[ -f "$root/usr/lib/riscv64-linux-gnu/liburcu.a" ] && return 0
+	tmp=$(mktemp -d "$CACHE/urcu.XXXXXX")
+	apt_tmp "$tmp" riscv64 trixie
+	log "fetching liburcu-dev:riscv64 from trixie"
+	apt-get "${APTOPT[@]}" update -qq
+	(cd "$tmp" && apt-get "${APTOPT[@]}" download liburcu-dev:riscv64 >/dev/null)
+	deb=$(find "$tmp" -maxdepth 1 -name 'liburcu-dev_*_riscv64.deb' | head -n 1)
+	[ -n "$deb" ] || { log "liburcu-dev:riscv64 not found in trixie"; exit 3; }
+	rm -rf "$root.new"
+	mkdir -p "$root.new"
+	dpkg-deb -x "$deb" "$root.new"
+	rm -rf "$root" && mv "$root.new" "$root"
+	rm -rf "$tmp"
+}
+
 install_packages
+riscv_liburcu
 [ "${1:-}" = "--packages" ] && exit 0
 kernel_tree

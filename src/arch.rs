@@ -32,6 +32,10 @@ pub struct Arch {
     /// C compiler (with a static target libc and liburcu) that builds
     /// tools/testing/vma for this arch's guests.
     pub vmatest_cc: Option<String>,
+    /// Extra flags for that build (include and library paths of a target
+    /// liburcu); `{cache}` stands for the vmamatrix cache directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmatest_cflags: Option<String>,
 }
 
 impl Arch {
@@ -54,6 +58,7 @@ impl Arch {
             flat: self.flat.or(base.flat),
             vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
             vmatest_cc: self.vmatest_cc.or_else(|| base.vmatest_cc.clone()),
+            vmatest_cflags: self.vmatest_cflags.or_else(|| base.vmatest_cflags.clone()),
         }
     }
 

@@ -714,17 +714,36 @@ impl<'a> Ctx<'a> {
                 Some("no cross compiler for the vma tests is configured for this arch".into()),
             ),
             (None, Some(cc)) => {
+                let extra = facts
+                    .vmatest_cflags
+                    .as_deref()
+                    .unwrap_or_default()
+                    .replace("{cache}", &self.opts.cache.display().to_string());
+                // One binary per commit, compiler and flags.
+                let flavour = if extra.is_empty() {
+                    cc.clone()
+                } else {
+                    let h = series::hex(&Sha256::digest(extra.as_bytes()));
+                    format!("{cc}-{}", &h[..8])
+                };
                 let out = self
                     .p
                     .work
                     .join("boot/payload")
                     .join(&commit[..12])
-                    .join(cc)
+                    .join(flavour)
                     .join("vma");
                 if out.exists() {
                     (Some(out), None)
                 } else {
-                    match vmatest::build_guest(&self.p.src(), cc, self.side_jobs(), &out, &log) {
+                    match vmatest::build_guest(
+                        &self.p.src(),
+                        cc,
+                        &extra,
+                        self.side_jobs(),
+                        &out,
+                        &log,
+                    ) {
                         Ok(line) => {
                             payload_cmd = Some(line);
                             (Some(out), None)

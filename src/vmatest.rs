@@ -32,11 +32,13 @@ const GUEST_CFLAGS: &str =
      -O1 -Wall -D_LGPL_SOURCE -DNUM_VMA_FLAG_BITS=64 -DNUM_MM_FLAG_BITS=64 -static";
 
 /// Build tools/testing/vma of the tree at `src` statically with the C
-/// compiler `cc` (a cross compiler for a guest) and copy it to `out`.
+/// compiler `cc` (a cross compiler for a guest) and `extra` flags (which
+/// come first, so their include directories win), and copy it to `out`.
 /// Returns the command line, or why it could not be built.
 pub fn build_guest(
     src: &Path,
     cc: &str,
+    extra: &str,
     jobs: usize,
     out: &Path,
     log: &Path,
@@ -49,8 +51,9 @@ pub fn build_guest(
         format!("CC={cc}"),
         format!(
             "CFLAGS={}",
-            GUEST_CFLAGS
+            extra
                 .split_whitespace()
+                .chain(GUEST_CFLAGS.split_whitespace())
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
