@@ -77,7 +77,10 @@ impl Jobserver {
         Ok(())
     }
 
-    /// Block until a job slot is free and take it for one make.
+    /// Block until a job slot is free and take it for one make. GNU make
+    /// sets O_NONBLOCK on the read end it inherits, which is our file
+    /// description too: an empty pipe then reads EAGAIN, so wait in poll(2)
+    /// (waking now and then to notice an interrupted run).
     pub fn acquire(&self) -> std::io::Result<Token<'_>> {
         let mut b = 0u8;
         loop {
@@ -87,8 +90,24 @@ impl Jobserver {
                 break;
             }
             let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
+            match e.kind() {
+                std::io::ErrorKind::Interrupted => {}
+                std::io::ErrorKind::WouldBlock => {
+                    if crate::proc::interrupted() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::Interrupted,
+                            "interrupted while waiting for a job slot",
+                        ));
+                    }
+                    let mut p = libc::pollfd {
+                        fd: self.read,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: poll(2) on one descriptor we own.
+                    unsafe { libc::poll(&mut p, 1, 250) };
+                }
+                _ => return Err(e),
             }
         }
         self.state.lock().unwrap().running += 1;
@@ -189,6 +208,31 @@ mod tests {
         assert_eq!(before_end, 2, "{text}");
         assert!(t.elapsed().as_secs_f64() >= 1.9, "ran 4 jobs at once");
         assert!(!String::from_utf8_lossy(&out.stderr).contains("jobserver"));
+    }
+
+    /// After a make has set O_NONBLOCK on the shared read end, waiting for
+    /// a slot still blocks until one is released (it read EAGAIN before).
+    #[test]
+    fn acquire_waits_on_a_nonblocking_pipe() {
+        let js = Jobserver::new(1).unwrap();
+        // SAFETY: what make does to the descriptor it inherits.
+        unsafe {
+            let fl = libc::fcntl(js.read, libc::F_GETFL);
+            libc::fcntl(js.read, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        let held = js.acquire().unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let t = Instant::now();
+                drop(js.acquire().unwrap());
+                t.elapsed()
+            });
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(!waiter.is_finished(), "took a slot that was not free");
+            drop(held);
+            assert!(waiter.join().unwrap().as_millis() >= 300);
+        });
+        assert_eq!(tokens(&js), 1);
     }
 
     #[test]
