@@ -129,7 +129,16 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         "--results",
         results.path().to_str().unwrap(),
     ];
-    let mut args = vec!["run", "--only", "x86-up-mmu,riscv-up-nommu", "--force"];
+    // Both cells at once under one make jobserver of --jobs slots: the real
+    // kernel build exercises it, and one cell's boot or configure overlaps
+    // the other's compile.
+    let mut args = vec![
+        "run",
+        "--only",
+        "x86-up-mmu,riscv-up-nommu",
+        "--force",
+        "--jobserver",
+    ];
     args.extend(common);
     let (code, _out, err) = vmamatrix(&args);
     assert_eq!(code, 0, "{err}");
@@ -193,6 +202,12 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     assert_eq!(frags[0], "configs/base.config", "{conf}");
     let config = std::fs::read_to_string(run_dir.join("x86-up-mmu/base/config")).unwrap();
     assert!(config.contains("# CONFIG_NET is not set"), "NET still on");
+    // make found the shared jobserver (it says so when it cannot).
+    for cell in ["x86-up-mmu", "riscv-up-nommu"] {
+        let log = std::fs::read_to_string(run_dir.join(cell).join("base/build.log")).unwrap();
+        assert!(!log.contains("jobserver unavailable"), "{cell}");
+        assert!(log.contains("  CC "), "{cell}: nothing compiled?");
+    }
     let bdir = cmd
         .strip_prefix("cd ")
         .unwrap()
