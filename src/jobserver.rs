@@ -1,7 +1,8 @@
 //! One GNU make jobserver shared by every kernel build of a run, so that N
 //! cells built at once never run more than `--jobs` compiler jobs together
 //! (`--jobserver`). The alternative, and the default, is to split `-j`
-//! between the cells (which is faster here is not measured yet: BENCHMARKS.md).
+//! between the cells, which was the faster of the two on 2 cores
+//! (BENCHMARKS.md).
 //!
 //! Protocol (GNU make 4.3, `--jobserver-auth=R,W`): the pipe holds one byte
 //! per free job slot. Every make we start counts as one job: we take a token
