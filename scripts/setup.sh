@@ -89,10 +89,9 @@ kernel_tree() {
 		# Native architecture only (linux-source is arch:all, listed there):
 		# a foreign index mid-sync on the mirror must not stop the fetch.
 		apt_tmp "$tmp" "$(dpkg --print-architecture)" "$KERNEL_SUITE"
-		local aptopt=("${APTOPT[@]}")
 		log "fetching $KERNEL_PKG from $KERNEL_SUITE ($uri)"
-		apt-get "${aptopt[@]}" update -qq
-		(cd "$CACHE/debs" && apt-get "${aptopt[@]}" download "$KERNEL_PKG")
+		apt-get "${APTOPT[@]}" update -qq
+		(cd "$CACHE/debs" && apt-get "${APTOPT[@]}" download "$KERNEL_PKG")
 		rm -rf "$tmp"
 		deb=$(find "$CACHE/debs" -name "${KERNEL_PKG}_*.deb" | sort | tail -n 1)
 	fi
