@@ -462,8 +462,13 @@ impl<'a> Ctx<'a> {
             .env("KBUILD_BUILD_USER", "vmamatrix")
             .env("KBUILD_BUILD_HOST", "vmamatrix");
         if let Some(cc) = &self.ccache_cc {
+            // Depend mode: kbuild passes -Wp,-MMD, so ccache keys on the
+            // compiler's own dependency file and never runs the
+            // preprocessor a second time on a miss (the default mode did:
+            // a cold x86 build took 1.76x plain make here).
             c.arg(format!("CC={cc}"))
-                .env("CCACHE_DIR", self.opts.cache.join("ccache"));
+                .env("CCACHE_DIR", self.opts.cache.join("ccache"))
+                .env("CCACHE_DEPEND", "1");
         }
         c
     }

@@ -5,6 +5,8 @@
 //! the measured delta (and that it agrees with pahole), that both kernels of
 //! both cells boot to vmamatrix's /init under QEMU (riscv NOMMU with a FLAT
 //! /init), and that tools/testing/vma passes on the host for both trees.
+//! Then, in the build directory that run left, `--per-patch` on a series
+//! whose patch 3 breaks the build and patch 4 repairs it must name patch 3.
 //! Needs `scripts/setup.sh` to have run.
 
 mod common;
@@ -254,4 +256,63 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
             "{tree}: {host}"
         );
     }
+
+    per_patch_names_the_patch_that_breaks_the_build(&k, &lean);
+}
+
+/// tests/fixtures/break-at-3: patch 1 is the vma-grow patch (so its tree is
+/// the one the run above left in x86-up-mmu's build directory and every
+/// later build is incremental), patch 2 builds, patch 3 misspells a member
+/// in mm/mmap.c, patch 4 fixes it. The series as a whole builds; only
+/// `--per-patch` sees the breakage, and must name patch 3.
+fn per_patch_names_the_patch_that_breaks_the_build(k: &Path, lean: &Path) {
+    let results = tempfile::tempdir().unwrap();
+    let series = root().join("tests/fixtures/break-at-3");
+    let common = [
+        "--matrix",
+        lean.to_str().unwrap(),
+        "--kernel",
+        k.to_str().unwrap(),
+        "--series",
+        series.to_str().unwrap(),
+        "--results",
+        results.path().to_str().unwrap(),
+    ];
+    let mut args = vec!["run", "--only", "x86-up-mmu", "--per-patch"];
+    args.extend(common);
+    let (code, _out, err) = vmamatrix(&args);
+    assert_eq!(code, 0, "{err}");
+
+    let mut args = vec!["report", "--format", "json"];
+    args.extend(common);
+    let (_, out, err) = vmamatrix(&args);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(
+        v["run"]["trees"],
+        serde_json::json!(["base", "patch-1", "patch-2", "patch-3", "patched"])
+    );
+    assert_eq!(
+        v["run"]["first_bad"]["x86-up-mmu"], "patch 3: build fails",
+        "{}",
+        v["run"]
+    );
+    let run_dir = results.path().join(v["run"]["run_id"].as_str().unwrap());
+    let build = |tree: &str| -> Value {
+        let p = run_dir.join("x86-up-mmu").join(tree).join("build.json");
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    };
+    for tree in ["base", "patch-1", "patch-2", "patched"] {
+        assert_eq!(build(tree)["status"], "ok", "{tree}: {}", build(tree));
+    }
+    let bad = build("patch-3");
+    assert_eq!(bad["status"], "failed", "{bad}");
+    assert!(
+        bad["build"]["errors"].to_string().contains("vm_test_pda"),
+        "{bad}"
+    );
+    // The markdown report says it too.
+    let mut args = vec!["report"];
+    args.extend(common);
+    let (_, md, _) = vmamatrix(&args);
+    assert!(md.contains("patch 3: build fails"), "{md}");
 }

@@ -1,8 +1,10 @@
 //! Resume after SIGKILL, on the real Linux 7.3.4 tree: a `--structs-only`
 //! run of x86-up-mmu with the one-word test series, in a cache of its own,
 //! is killed with SIGKILL at random moments up to 20 times, then allowed to
-//! finish. After every kill no process of the run survives (children die
-//! with vmamatrix, PR_SET_PDEATHSIG) and every result file is whole JSON;
+//! finish (the second kill is a SIGINT, Ctrl-C, which must end the run
+//! with exit code 130). After every kill no process of the run survives
+//! (children die with vmamatrix, PR_SET_PDEATHSIG, or are killed by its
+//! SIGINT handler) and every result file is whole JSON;
 //! the run that finishes reports the same +8 bytes an uninterrupted run does.
 //! While a run holds the results directory a second run is refused, and a
 //! run of another series on the same base reuses the base results.
@@ -146,8 +148,20 @@ fn sigkill_at_random_moments_loses_nothing() {
             finished_early = true;
             break;
         }
-        child.kill().unwrap(); // SIGKILL: no handler runs
-        child.wait().unwrap();
+        if kills == 1 {
+            // Once, Ctrl-C instead: the run stops its makes and QEMU itself
+            // and exits 130.
+            let st = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let st = child.wait().unwrap();
+            assert_eq!(st.code(), Some(130), "after SIGINT");
+        } else {
+            child.kill().unwrap(); // SIGKILL: no handler runs
+            child.wait().unwrap();
+        }
         kills += 1;
         eprintln!("kill {kills} after {:.1}s", delay.as_secs_f64());
         // make's compilers finish their one file; nothing may stay longer.
