@@ -66,7 +66,8 @@ print(f"{r['secs']:.1f}")
 PY
 }
 # plain_make BUILD_JSON CONFIG OUT: the make command vmamatrix recorded for
-# the build, run by hand on the same .config in a clean O= directory.
+# the build, run by hand on the same .config in a clean O= directory (the
+# recorded command has no CC=ccache: --ccache adds it to make's environment).
 plain_make() {
 	local rec=$1 config=$2 out=$3 t0 t1
 	local -a cmd
@@ -185,7 +186,9 @@ if [ -n "${BENCH_CCACHE:-}" ]; then
 	rate=$(python3 -c "import json;c=json.load(open('$R/latest/$CELL/base/build.json'))['build']['ccache'];print(f\"{c['hits']}/{c['hits']+c['misses']}\")")
 	printf '| --ccache: warm rebuild (build dir removed, hits %s) vs cold build | %s s vs %s s | %s |\n' \
 		"$rate" "$warm" "$cold" "$(ratio "$warm" "$cold")"
-	[ -z "${b_make_base:-}" ] ||
-		printf '| --ccache cold build vs plain make (ccache overhead) | %s s vs %s s | %s |\n' \
+	# Without the core figures, a plain make (no ccache) of the same .config.
+	[ -n "${b_make_base:-}" ] ||
+		b_make_base=$(plain_make "$R/latest/$CELL/base/build.json" "$R/latest/$CELL/base/config" "$BENCH/o-ccache-ref")
+	printf '| --ccache cold build vs plain make (ccache overhead) | %s s vs %s s | %s |\n' \
 			"$cold" "$b_make_base" "$(ratio "$cold" "$b_make_base")"
 fi
