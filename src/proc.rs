@@ -81,14 +81,17 @@ fn spawn_grouped(mut cmd: Command, log: &Path) -> std::io::Result<(std::process:
         .stderr(Stdio::from(err))
         .process_group(0);
     // If vmamatrix dies without running its handlers (SIGKILL, OOM), the
-    // kernel kills the child (make, QEMU) too: no orphan keeps writing into
-    // a build directory the next run uses. make's own children then end
-    // with the file they are compiling.
+    // kernel sends the child (make, QEMU) SIGTERM: no orphan keeps writing
+    // into a build directory the next run uses. SIGTERM, not SIGKILL: GNU
+    // make passes SIGTERM on to its children, so kbuild's sub-makes and
+    // compilers end too, where a SIGKILLed top make left its sub-make
+    // running (seen: a sub-make's allnoconfig outlived a SIGKILLed run by
+    // more than 20 s on a loaded machine).
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: prctl(2) and getppid(2) are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent died before the prctl: nothing would kill us.
@@ -263,19 +266,35 @@ mod tests {
         assert_eq!(o, Outcome::TimedOut);
     }
 
-    /// The child dies with the thread that started it (PR_SET_PDEATHSIG),
-    /// as it would with a SIGKILLed vmamatrix.
+    /// The child (a make) dies with the thread that started it
+    /// (PR_SET_PDEATHSIG), as it would with a SIGKILLed vmamatrix, and so
+    /// do the sub-make and the command it runs, as in kbuild.
     #[test]
-    fn child_dies_with_its_parent() {
+    fn child_and_its_sub_make_die_with_the_parent() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
+        let pidfile = dir.path().join("pid");
+        std::fs::write(
+            dir.path().join("Makefile"),
+            format!(
+                "all:\n\t$(MAKE) -f Makefile sub\nsub:\n\techo $$$$ > {}; exec sleep 30\n",
+                pidfile.display()
+            ),
+        )
+        .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let t = Instant::now();
+        let d = dir.path().to_path_buf();
+        let pf = pidfile.clone();
         std::thread::spawn(move || {
-            let mut c = Command::new("sleep");
-            c.arg("30");
+            let mut c = Command::new("make");
+            c.arg("-s").arg("-C").arg(&d);
             let (child, pid) = spawn_grouped(c, &log).unwrap();
             std::mem::forget(child);
+            // Leave only once the grandchild runs.
+            while std::fs::read_to_string(&pf).map_or(true, |s| s.trim().is_empty()) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             tx.send(pid).unwrap();
         })
         .join()
@@ -285,9 +304,22 @@ mod tests {
         // SAFETY: waitpid(2) on our own child.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
         assert!(libc::WIFSIGNALED(status), "status {status:#x}");
-        assert_eq!(libc::WTERMSIG(status), libc::SIGKILL);
-        assert!(t.elapsed() < Duration::from_secs(10));
+        assert_eq!(libc::WTERMSIG(status), libc::SIGTERM);
         GROUPS.lock().unwrap().retain(|&g| g != pid);
+        // The sleep under the sub-make ends too (gone, or a zombie).
+        let sleep = std::fs::read_to_string(&pidfile).unwrap();
+        let stat = format!("/proc/{}/stat", sleep.trim());
+        let alive = || {
+            std::fs::read_to_string(&stat).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| !r.trim_start().starts_with('Z'))
+            })
+        };
+        while alive() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(), "the sub-make's command outlived its parent");
     }
 
     #[test]
