@@ -463,9 +463,9 @@ impl<'a> Ctx<'a> {
             .env("KBUILD_BUILD_HOST", "vmamatrix");
         if let Some(cc) = &self.ccache_cc {
             // Depend mode: kbuild passes -Wp,-MMD, so ccache keys on the
-            // compiler's own dependency file and never runs the
-            // preprocessor a second time on a miss (the default mode did:
-            // a cold x86 build took 1.76x plain make here).
+            // compiler's own dependency file and does not run the
+            // preprocessor a second time on a miss. (It did not make the
+            // cold build cheaper here: see BENCHMARKS.md.)
             c.arg(format!("CC={cc}"))
                 .env("CCACHE_DIR", self.opts.cache.join("ccache"))
                 .env("CCACHE_DEPEND", "1");
