@@ -67,6 +67,14 @@ if r.get("cached"):
 print(f"{r['secs']:.1f}")
 PY
 }
+# cached_stages RUN_DIR: how many of the run's stage records were replayed.
+cached_stages() {
+	python3 - "$1" <<'PY'
+import json, pathlib, sys
+recs = [json.load(open(p)) for p in pathlib.Path(sys.argv[1]).glob("*/*/*.json")]
+print(f"{sum(1 for r in recs if r.get('cached'))}/{len(recs)} stages cached")
+PY
+}
 # plain_make BUILD_JSON CONFIG OUT: the make command vmamatrix recorded for
 # the build, run by hand on the same .config in a clean O= directory (the
 # recorded command has no CC=ccache: --ccache adds it to make's environment).
@@ -139,12 +147,7 @@ if [ "${BENCH_CORE:-1}" != 0 ] || [ -n "${BENCH_STRUCTS_ALL:-}" ]; then
 	w_structs_all=$(vm "$C3" "$R3" --structs-only)
 	n_trees=$(find "$R3/latest/" -mindepth 3 -maxdepth 3 -name measure.json | wc -l)
 	w_noop_all=$(vm "$C3" "$R3" --structs-only)
-	n_cached=$(python3 - "$R3/latest" <<'PY'
-import json, pathlib, sys
-recs = [json.load(open(p)) for p in pathlib.Path(sys.argv[1]).glob("*/*/*.json")]
-print(f"{sum(1 for r in recs if r.get('cached'))}/{len(recs)} stages cached")
-PY
-)
+	n_cached=$(cached_stages "$R3/latest")
 	rm -rf "$C3"
 	if [ -n "${w_vm_base:-}" ]; then
 		est_full=$(python3 -c "print(f'{$n_trees * $w_vm_base:.0f}')")
@@ -160,12 +163,7 @@ if [ -n "${BENCH_NOOP:-}" ]; then
 	RN=$BENCH/res-noop
 	mkdir -p "$RN"
 	w=$(vm "$MAIN_CACHE" "$RN" --only "$BENCH_NOOP" --trees "${BENCH_NOOP_TREES:-base,patched}")
-	n=$(python3 - "$RN/latest" <<'PY'
-import json, pathlib, sys
-recs = [json.load(open(p)) for p in pathlib.Path(sys.argv[1]).glob("*/*/*.json")]
-print(f"{sum(1 for r in recs if r.get('cached'))}/{len(recs)} stages cached")
-PY
-)
+	n=$(cached_stages "$RN/latest")
 	printf '| no-op re-run, main cache, --only %s --trees %s (%s) | %s s | |\n' \
 		"$BENCH_NOOP" "${BENCH_NOOP_TREES:-base,patched}" "$n" "$w"
 fi

@@ -292,7 +292,12 @@ mod tests {
             let (child, pid) = spawn_grouped(c, &log).unwrap();
             std::mem::forget(child);
             // Leave only once the grandchild runs.
+            let t = Instant::now();
             while std::fs::read_to_string(&pf).map_or(true, |s| s.trim().is_empty()) {
+                assert!(
+                    t.elapsed() < Duration::from_secs(10),
+                    "make never ran sleep"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
             tx.send(pid).unwrap();

@@ -19,6 +19,25 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `--matrix --kernel --series --results`, shared by run and report.
+fn run_args<'a>(
+    matrix: &'a Path,
+    kernel: &'a Path,
+    series: &'a Path,
+    results: &'a Path,
+) -> [&'a str; 8] {
+    [
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--series",
+        series.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+    ]
+}
+
 fn vmamatrix(args: &[&str]) -> (i32, String, String) {
     vmamatrix_in(None, args)
 }
@@ -121,16 +140,7 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     // The default fragments with the lean overlay (no networking, BPF,
     // binder): smaller kernels, the same pipeline.
     let lean = root().join("tests/fixtures/lean.toml");
-    let common = [
-        "--matrix",
-        lean.to_str().unwrap(),
-        "--kernel",
-        k.to_str().unwrap(),
-        "--series",
-        series.to_str().unwrap(),
-        "--results",
-        results.path().to_str().unwrap(),
-    ];
+    let common = run_args(&lean, &k, &series, results.path());
     // Both cells at once under one make jobserver of --jobs slots: the real
     // kernel build exercises it, and one cell's boot or configure overlaps
     // the other's compile.
@@ -268,16 +278,7 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
 fn per_patch_names_the_patch_that_breaks_the_build(k: &Path, lean: &Path) {
     let results = tempfile::tempdir().unwrap();
     let series = root().join("tests/fixtures/break-at-3");
-    let common = [
-        "--matrix",
-        lean.to_str().unwrap(),
-        "--kernel",
-        k.to_str().unwrap(),
-        "--series",
-        series.to_str().unwrap(),
-        "--results",
-        results.path().to_str().unwrap(),
-    ];
+    let common = run_args(lean, k, &series, results.path());
     let mut args = vec!["run", "--only", "x86-up-mmu", "--per-patch"];
     args.extend(common);
     let (code, _out, err) = vmamatrix(&args);
