@@ -1,12 +1,14 @@
 //! End to end on the real Linux 7.3.4 tree with the real toolchain and QEMU:
-//! plan all 28 cells; run x86-up-mmu and riscv-up-nommu, base and patched
-//! (default fragments plus the lean overlay of tests/fixtures/lean.toml),
-//! with a test series that grows struct vm_area_struct by one word, checking
-//! the measured delta (and that it agrees with pahole), that both kernels of
-//! both cells boot to vmamatrix's /init under QEMU (riscv NOMMU with a FLAT
-//! /init), and that tools/testing/vma passes on the host for both trees.
-//! Then, in the build directory that run left, `--per-patch` on a series
-//! whose patch 3 breaks the build and patch 4 repairs it must name patch 3.
+//! plan all 28 cells; run x86-up-mmu and riscv-up-nommu (default fragments
+//! plus the lean overlay of tests/fixtures/lean.toml) with a test series that
+//! grows struct vm_area_struct by one word. Both base kernels build under one
+//! jobserver and boot to vmamatrix's /init under QEMU (riscv NOMMU with a FLAT
+//! /init); the x86 patched kernel builds in the same build directory, boots,
+//! and its measured delta agrees with pahole; riscv NOMMU patched goes through
+//! the struct-size fast path (one full kernel build less for CI); the vma
+//! tests pass on the host and in the x86 guest for both trees. Then, in the
+//! build directory that run left, `--per-patch` on a series whose patch 3
+//! breaks the build and patch 4 repairs it must name patch 3.
 //! Needs `scripts/setup.sh` to have run.
 
 mod common;
@@ -132,6 +134,52 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
         .unwrap()
 }
 
+/// `report --format json --struct-size` of the results directory's latest
+/// run, and that run's directory.
+fn latest_report(common: &[&str]) -> (Value, std::path::PathBuf) {
+    let mut args = vec!["report", "--format", "json", "--struct-size"];
+    args.extend(common);
+    let (code, out, err) = vmamatrix(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let results = Path::new(common[common.len() - 1]);
+    let dir = results.join(v["run"]["run_id"].as_str().unwrap());
+    (v, dir)
+}
+
+/// The report row of one cell.
+fn row<'a>(v: &'a Value, id: &str) -> &'a Value {
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 28);
+    rows.iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no row {id}"))
+}
+
+/// Size of struct `name` in a report row, in the base (0) or patched (1)
+/// column.
+fn size(row: &Value, name: &str, i: usize) -> u64 {
+    row["structs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}: {row}"))[["base", "patched"][i]]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} column {i}: {row}"))
+}
+
+/// tools/testing/vma passed on the host for `tree` in the run at `dir`.
+fn host_vma_tests_passed(dir: &Path, tree: &str) {
+    let host = std::fs::read_to_string(dir.join("host").join(tree).join("vmatest.json")).unwrap();
+    let host: Value = serde_json::from_str(&host).unwrap();
+    let t = &host["vmatest"]["tests"];
+    assert!(
+        t[0].as_u64().unwrap() > 0 && t[0] == t[1] && t[2] == 0,
+        "{tree}: {host}"
+    );
+}
+
 #[test]
 fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     let k = common::kernel();
@@ -141,85 +189,93 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     // binder): smaller kernels, the same pipeline.
     let lean = root().join("tests/fixtures/lean.toml");
     let common = run_args(&lean, &k, &series, results.path());
-    // Both cells at once under one make jobserver of --jobs slots: the real
-    // kernel build exercises it, and one cell's boot or configure overlaps
-    // the other's compile.
-    let mut args = vec![
-        "run",
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run"];
+        args.extend(extra);
+        args.extend(common);
+        let (code, _out, err) = vmamatrix(&args);
+        assert_eq!(code, 0, "{err}");
+        latest_report(&common)
+    };
+
+    // 1. Both cells' base kernels at once under one make jobserver of
+    // --jobs slots: the real kernel build exercises it, and one cell's boot
+    // or configure overlaps the other's compile. Both boot to vmamatrix's
+    // /init (riscv NOMMU with a FLAT /init); the vma tests run in the x86
+    // guest and on the host.
+    let (v, base_dir) = run(&[
         "--only",
         "x86-up-mmu,riscv-up-nommu",
+        "--trees",
+        "base",
         "--force",
         "--jobserver",
-    ];
-    args.extend(common);
-    let (code, _out, err) = vmamatrix(&args);
-    assert_eq!(code, 0, "{err}");
-
-    let mut args = vec!["report", "--format", "json", "--struct-size"];
-    args.extend(common);
-    let (code, out, err) = vmamatrix(&args);
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 28);
-    let row = rows.iter().find(|r| r["id"] == "x86-up-mmu").unwrap();
-    assert_eq!(row["build"], serde_json::json!(["ok", "ok"]), "{row}");
-    let size = |name: &str, i: usize| -> u64 {
-        row["structs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()[["base", "patched"][i]]
-            .as_u64()
-            .unwrap()
-    };
-    assert_eq!(
-        size("vm_area_struct", 1),
-        size("vm_area_struct", 0) + 8,
-        "{row}"
-    );
-    assert_eq!(size("mm_struct", 1), size("mm_struct", 0), "{row}");
+    ]);
+    assert_eq!(v["run"]["trees"], serde_json::json!(["base"]));
+    for id in ["x86-up-mmu", "riscv-up-nommu"] {
+        let r = row(&v, id);
+        assert_eq!(r["build"][0], "ok", "{r}");
+        assert!(r["boot"][0].as_str().unwrap().starts_with("booted "), "{r}");
+        assert!(
+            r["sections"][0]["base"].as_u64().unwrap() > 1_000_000,
+            "{r}"
+        );
+        // make found the shared jobserver (it says so when it cannot).
+        let log = std::fs::read_to_string(base_dir.join(id).join("base/build.log")).unwrap();
+        assert!(!log.contains("jobserver unavailable"), "{id}");
+        assert!(log.contains("  CC "), "{id}: nothing compiled?");
+    }
+    let x86_base = row(&v, "x86-up-mmu").clone();
     assert!(
-        row["sections"][0]["base"].as_u64().unwrap() > 1_000_000,
-        "{row}"
+        x86_base["guest_tests"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(" passed"),
+        "{x86_base}"
     );
-
-    // The patched probe object is still in the build directory: pahole
-    // must agree with what vmamatrix read from its DWARF.
-    let rec: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(
-                v["run"]["run_id"]
-                    .as_str()
-                    .map(|id| results.path().join(id))
-                    .as_ref()
-                    .unwrap(),
-            )
-            .join("x86-up-mmu/patched/measure.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let cmd = rec["commands"][0].as_str().unwrap();
-
+    let nommu = row(&v, "riscv-up-nommu");
+    assert!(
+        nommu["boot_notes"]
+            .to_string()
+            .contains("NOMMU: tools/testing/vma needs mm/vma.c"),
+        "{nommu}"
+    );
+    host_vma_tests_passed(&base_dir, "base");
     // The overlay directory's fragment came last and was honoured.
-    let run_dir = results.path().join(v["run"]["run_id"].as_str().unwrap());
     let conf: Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir.join("x86-up-mmu/base/configure.json")).unwrap(),
+        &std::fs::read_to_string(base_dir.join("x86-up-mmu/base/configure.json")).unwrap(),
     )
     .unwrap();
     let frags = conf["configure"]["fragments"].as_array().unwrap();
     assert_eq!(frags.last().unwrap(), "lean/base.config", "{conf}");
     assert_eq!(frags[0], "configs/base.config", "{conf}");
-    let config = std::fs::read_to_string(run_dir.join("x86-up-mmu/base/config")).unwrap();
+    let config = std::fs::read_to_string(base_dir.join("x86-up-mmu/base/config")).unwrap();
     assert!(config.contains("# CONFIG_NET is not set"), "NET still on");
-    // make found the shared jobserver (it says so when it cannot).
-    for cell in ["x86-up-mmu", "riscv-up-nommu"] {
-        let log = std::fs::read_to_string(run_dir.join(cell).join("base/build.log")).unwrap();
-        assert!(!log.contains("jobserver unavailable"), "{cell}");
-        assert!(log.contains("  CC "), "{cell}: nothing compiled?");
-    }
+
+    // 2. x86 patched, in the build directory the base build left: it boots
+    // and passes the vma tests, the VMA grew by the series' one word, and
+    // pahole agrees with what vmamatrix read from the probe's DWARF.
+    let (v, dir) = run(&["--only", "x86-up-mmu", "--trees", "patched", "--force"]);
+    let x86 = row(&v, "x86-up-mmu");
+    assert_eq!(x86["build"][1], "ok", "{x86}");
+    assert!(
+        x86["boot"][1].as_str().unwrap().starts_with("booted "),
+        "{x86}"
+    );
+    assert!(
+        x86["guest_tests"][1].as_str().unwrap().ends_with(" passed"),
+        "{x86}"
+    );
+    host_vma_tests_passed(&dir, "patched");
+    let vma = size(x86, "vm_area_struct", 1);
+    assert_eq!(vma, size(&x86_base, "vm_area_struct", 0) + 8, "{x86}");
+    let mm = size(x86, "mm_struct", 1);
+    assert_eq!(mm, size(&x86_base, "mm_struct", 0), "{x86}");
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("x86-up-mmu/patched/measure.json")).unwrap(),
+    )
+    .unwrap();
+    let cmd = rec["commands"][0].as_str().unwrap();
     let bdir = cmd
         .strip_prefix("cd ")
         .unwrap()
@@ -227,45 +283,23 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         .next()
         .unwrap();
     let probe = Path::new(bdir).join("vmamatrix-probe.o");
-    assert_eq!(
-        pahole_size(&probe, "vm_area_struct"),
-        size("vm_area_struct", 1)
-    );
-    assert_eq!(pahole_size(&probe, "mm_struct"), size("mm_struct", 1));
+    assert_eq!(pahole_size(&probe, "vm_area_struct"), vma);
+    assert_eq!(pahole_size(&probe, "mm_struct"), mm);
 
-    // Both kernels of both cells boot to vmamatrix's /init (riscv NOMMU
-    // with a FLAT /init); the vma tests run in the x86 guest.
-    for id in ["x86-up-mmu", "riscv-up-nommu"] {
-        let row = rows.iter().find(|r| r["id"] == id).unwrap();
-        assert_eq!(row["build"], serde_json::json!(["ok", "ok"]), "{row}");
-        for b in row["boot"].as_array().unwrap() {
-            assert!(b.as_str().unwrap().starts_with("booted "), "{id}: {row}");
-        }
-    }
-    for g in row["guest_tests"].as_array().unwrap() {
-        assert!(g.as_str().unwrap().ends_with(" passed"), "{row}");
-    }
-    let nommu = rows.iter().find(|r| r["id"] == "riscv-up-nommu").unwrap();
-    let grown = nommu["structs"][0]["patched"].as_u64().unwrap()
-        - nommu["structs"][0]["base"].as_u64().unwrap();
-    assert_eq!(grown, 8, "{nommu}");
-    assert!(
-        nommu["boot_notes"]
-            .to_string()
-            .contains("NOMMU: tools/testing/vma needs mm/vma.c"),
+    // 3. riscv NOMMU patched through the struct-size fast path (no vmlinux,
+    // no boot), in the build directory its base build left: the VMA grew
+    // by one word there too, and no full build was made for it.
+    let (v, dir) = run(&["--only", "riscv-up-nommu", "--structs-only", "--force"]);
+    let nommu = row(&v, "riscv-up-nommu");
+    assert_eq!(
+        size(nommu, "vm_area_struct", 1),
+        size(nommu, "vm_area_struct", 0) + 8,
         "{nommu}"
     );
-    // tools/testing/vma passes on the host for both trees.
-    for tree in ["base", "patched"] {
-        let host =
-            std::fs::read_to_string(run_dir.join("host").join(tree).join("vmatest.json")).unwrap();
-        let host: Value = serde_json::from_str(&host).unwrap();
-        let t = &host["vmatest"]["tests"];
-        assert!(
-            t[0].as_u64().unwrap() > 0 && t[0] == t[1] && t[2] == 0,
-            "{tree}: {host}"
-        );
-    }
+    assert!(
+        !dir.join("riscv-up-nommu/patched/boot.json").exists(),
+        "--structs-only booted"
+    );
 
     per_patch_names_the_patch_that_breaks_the_build(&k, &lean);
 }
@@ -284,10 +318,7 @@ fn per_patch_names_the_patch_that_breaks_the_build(k: &Path, lean: &Path) {
     let (code, _out, err) = vmamatrix(&args);
     assert_eq!(code, 0, "{err}");
 
-    let mut args = vec!["report", "--format", "json"];
-    args.extend(common);
-    let (_, out, err) = vmamatrix(&args);
-    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let (v, run_dir) = latest_report(&common);
     assert_eq!(
         v["run"]["trees"],
         serde_json::json!(["base", "patch-1", "patch-2", "patch-3", "patched"])
@@ -297,7 +328,6 @@ fn per_patch_names_the_patch_that_breaks_the_build(k: &Path, lean: &Path) {
         "{}",
         v["run"]
     );
-    let run_dir = results.path().join(v["run"]["run_id"].as_str().unwrap());
     let build = |tree: &str| -> Value {
         let p = run_dir.join("x86-up-mmu").join(tree).join("build.json");
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
