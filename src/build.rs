@@ -95,6 +95,67 @@ pub fn new_diagnostics(base: &[Diagnostic], patched: &[Diagnostic]) -> Vec<Diagn
     out
 }
 
+/// Both multisets at once: `a`, plus what `b` has more of.
+pub fn max_merge(a: &[Diagnostic], b: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut out = a.to_vec();
+    out.extend(new_diagnostics(a, b));
+    out
+}
+
+/// The warnings a build directory has printed, per commit built in it.
+///
+/// An incremental build prints the warnings of the objects it recompiled
+/// only, so one build's log is not the warnings of its tree: a base build
+/// in a directory where base is already built prints none, and the patched
+/// build after it would call every warning of a recompiled object new. The
+/// memory keeps, per commit, everything builds of that commit with the same
+/// `.config` printed in this directory (a build with another `.config`
+/// starts the entry afresh), and the base side of the new-warning diff is
+/// the base record plus this memory.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct WarningMemory {
+    commits: BTreeMap<String, Remembered>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Remembered {
+    config: String,
+    warnings: Vec<Diagnostic>,
+}
+
+impl WarningMemory {
+    /// The memory file of a build directory.
+    pub fn path(build_dir: &Path) -> std::path::PathBuf {
+        build_dir.join("vmamatrix-warnings.json")
+    }
+
+    /// Read it; a missing or unreadable file is an empty memory.
+    pub fn load(build_dir: &Path) -> Self {
+        crate::store::read_json(&Self::path(build_dir)).unwrap_or_default()
+    }
+
+    /// Add what a build of `commit` with `.config` hash `config` printed.
+    pub fn remember(&mut self, commit: &str, config: &str, printed: &[Diagnostic]) {
+        let e = self.commits.entry(commit.to_string()).or_default();
+        if e.config != config {
+            *e = Remembered {
+                config: config.to_string(),
+                warnings: vec![],
+            };
+        }
+        e.warnings = max_merge(&e.warnings, printed);
+    }
+
+    /// Everything remembered for `commit`.
+    pub fn recall(&self, commit: &str) -> &[Diagnostic] {
+        self.commits.get(commit).map_or(&[], |e| &e.warnings)
+    }
+
+    pub fn save(&self, build_dir: &Path) -> Result<()> {
+        crate::store::write_json(&Self::path(build_dir), self)
+    }
+}
+
 /// The make command line of the build stage.
 pub fn build_args(
     srcarch: &str,
@@ -210,6 +271,36 @@ mod tests {
         assert!(l);
         assert!(d("  CC      mm/vma.o").is_none());
         assert!(d("make[2]: *** [scripts/Makefile.build:287: mm/vma.o] Error 1").is_none());
+    }
+
+    #[test]
+    fn incremental_base_build_does_not_make_old_warnings_new() {
+        let w = |file: &str, line| Diagnostic {
+            file: file.into(),
+            line,
+            kind: "warning".into(),
+            text: "null pointer arithmetic".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // A full base build prints the header warning twice (two objects
+        // include it), a later base build in the same directory nothing.
+        let mut m = WarningMemory::load(dir.path());
+        m.remember("base", "cfg1", &[w("io.h", 1209), w("io.h", 1209)]);
+        m.save(dir.path()).unwrap();
+        let mut m = WarningMemory::load(dir.path());
+        m.remember("base", "cfg1", &[]);
+        let base = max_merge(&[], m.recall("base"));
+        // The patched build recompiles one of those objects, and adds one.
+        let patched = [w("io.h", 1210), w("mm/mmap.c", 7)];
+        assert_eq!(new_diagnostics(&base, &patched), [w("mm/mmap.c", 7)]);
+        // Another .config starts afresh; another commit is its own entry.
+        m.remember("base", "cfg2", &[w("a.c", 1)]);
+        assert_eq!(m.recall("base"), [w("a.c", 1)]);
+        assert!(m.recall("patched").is_empty());
+        assert_eq!(
+            max_merge(&[w("a.c", 1)], &[w("a.c", 2), w("a.c", 3)]).len(),
+            2
+        );
     }
 
     #[test]

@@ -1059,6 +1059,11 @@ impl<'a> Ctx<'a> {
         let diags = build::parse_diagnostics(&text, &prefixes);
         let (warnings, errors): (Vec<_>, Vec<_>) =
             diags.into_iter().partition(|d| d.kind == "warning");
+        let bdir = self.p.build_dir(cell);
+        let config = std::fs::read(bdir.join(".config")).unwrap_or_default();
+        let mut memory = build::WarningMemory::load(&bdir);
+        memory.remember(commit, &series::hex(&Sha256::digest(&config)), &warnings);
+        memory.save(&bdir)?;
         // Coverage of the series' files is a fact of the trees the series
         // made; the base record stays independent of the series, so another
         // series on the same base reuses it.
@@ -1117,13 +1122,19 @@ impl<'a> Ctx<'a> {
         Ok(r)
     }
 
+    /// New warnings of a patched build: against the base record of this
+    /// run and everything base builds printed in the cell's build directory
+    /// (`build::WarningMemory`), so an incremental base build that printed
+    /// nothing does not make old warnings new.
     fn mark_new_warnings(&self, cell: &Cell, r: &mut Record) {
         let Some((res, id)) = self.out else { return };
-        let base = res
+        let recorded = res
             .read_record(id, &cell.id(), "base", Stage::Build)
             .and_then(|b| b.build)
             .map(|b| b.warnings)
             .unwrap_or_default();
+        let memory = build::WarningMemory::load(&self.p.build_dir(cell));
+        let base = build::max_merge(&recorded, memory.recall(&self.p.applied.base));
         if let Some(b) = r.build.as_mut() {
             b.new_warnings = build::new_diagnostics(&base, &b.warnings);
         }

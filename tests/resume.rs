@@ -7,7 +7,8 @@
 //! SIGINT handler) and every result file is whole JSON;
 //! the run that finishes reports the same +8 bytes an uninterrupted run does.
 //! While a run holds the results directory a second run is refused, and a
-//! run of another series on the same base reuses the base results.
+//! run of another series on the same base reuses the base results. Last,
+//! the real series in two `--shard`s, merged, equals the unsharded run.
 //! Needs `scripts/setup.sh` to have run.
 
 mod common;
@@ -242,4 +243,70 @@ fn sigkill_at_random_moments_loses_nothing() {
     };
     assert!(cached("base", "configure") && cached("base", "build") && cached("base", "measure"));
     assert!(!cached("patched", "build"));
+
+    shards_merged_equal_the_unsharded_run(&s);
+}
+
+/// `report --format json` of a run directory, rows only.
+fn report_rows(s: &Setup, run: &Path) -> Value {
+    let out = Command::new(common::bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VMAMATRIX_CACHE", s.cache.path())
+        .args(["report", "--format", "json", "--struct-size", "--kernel"])
+        .arg(&s.kernel)
+        .arg(run)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["rows"].clone()
+}
+
+/// The per-VMA lock series (patches/), `--structs-only --only arch=x86` in
+/// two shards, merged, must give the rows of the same run unsharded. In the
+/// cache the runs above left, so only x86-smp-mmu is new work.
+fn shards_merged_equal_the_unsharded_run(s: &Setup) {
+    let run = |extra: &[&str]| -> PathBuf {
+        let results = tempfile::tempdir().unwrap().keep();
+        let out = Command::new(common::bin())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("VMAMATRIX_CACHE", s.cache.path())
+            .args(["run", "--structs-only", "--only", "arch=x86", "--kernel"])
+            .arg(&s.kernel)
+            .arg("--results")
+            .arg(&results)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{extra:?}: {out:?}"
+        );
+        results.join("latest").canonicalize().unwrap()
+    };
+    let one = run(&["--shard", "1/2"]);
+    let two = run(&["--shard", "2/2"]);
+    let whole = run(&[]);
+    let merged = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .arg("merge")
+        .arg(&one)
+        .arg(&two)
+        .arg("--results")
+        .arg(merged.path())
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let merged_rows = report_rows(s, &merged.path().join("latest"));
+    let whole_rows = report_rows(s, &whole);
+    let feasible = whole_rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["selected"] == true && r["feasible"] == true)
+        .count();
+    assert_eq!(feasible, 2, "{whole_rows}");
+    assert_eq!(merged_rows, whole_rows);
+    for dir in [one, two, whole] {
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
 }
