@@ -261,16 +261,19 @@ fn report_rows(s: &Setup, run: &Path) -> Value {
     serde_json::from_slice::<Value>(&out.stdout).unwrap()["rows"].clone()
 }
 
-/// The per-VMA lock series (patches/), `--structs-only --only arch=x86` in
-/// two shards, merged, must give the rows of the same run unsharded. In the
-/// cache the runs above left, so only x86-smp-mmu is new work.
+/// The per-VMA lock series (patches/), `--structs-only` of the two feasible
+/// x86 cells in two shards (one cell each: shards deal the selected cells
+/// out in matrix order), merged, must give the rows of the same run
+/// unsharded. In the cache the runs above left, so only x86-smp-mmu is new
+/// work.
 fn shards_merged_equal_the_unsharded_run(s: &Setup) {
     let run = |extra: &[&str]| -> PathBuf {
         let results = tempfile::tempdir().unwrap().keep();
         let out = Command::new(common::bin())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("VMAMATRIX_CACHE", s.cache.path())
-            .args(["run", "--structs-only", "--only", "arch=x86", "--kernel"])
+            .args(["run", "--structs-only", "--only", "x86-smp-mmu,x86-up-mmu"])
+            .arg("--kernel")
             .arg(&s.kernel)
             .arg("--results")
             .arg(&results)
@@ -296,6 +299,19 @@ fn shards_merged_equal_the_unsharded_run(s: &Setup) {
         .output()
         .unwrap();
     assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let selected = |run: &Path| {
+        let rows = report_rows(s, run);
+        let ids: Vec<String> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["selected"] == true)
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        ids
+    };
+    assert_eq!(selected(&one), ["x86-smp-mmu"]);
+    assert_eq!(selected(&two), ["x86-up-mmu"]);
     let merged_rows = report_rows(s, &merged.path().join("latest"));
     let whole_rows = report_rows(s, &whole);
     let feasible = whole_rows
