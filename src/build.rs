@@ -125,7 +125,7 @@ struct Remembered {
 
 impl WarningMemory {
     /// The memory file of a build directory.
-    pub fn path(build_dir: &Path) -> std::path::PathBuf {
+    fn path(build_dir: &Path) -> std::path::PathBuf {
         build_dir.join("vmamatrix-warnings.json")
     }
 

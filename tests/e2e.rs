@@ -134,15 +134,14 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
         .unwrap()
 }
 
-/// `report --format json --struct-size` of the results directory's latest
-/// run, and that run's directory.
-fn latest_report(common: &[&str]) -> (Value, std::path::PathBuf) {
+/// `report --format json --struct-size` of the latest run in `results`
+/// (`common` names it too), and that run's directory.
+fn latest_report(common: &[&str], results: &Path) -> (Value, std::path::PathBuf) {
     let mut args = vec!["report", "--format", "json", "--struct-size"];
     args.extend(common);
     let (code, out, err) = vmamatrix(&args);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
-    let results = Path::new(common[common.len() - 1]);
     let dir = results.join(v["run"]["run_id"].as_str().unwrap());
     (v, dir)
 }
@@ -195,7 +194,7 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         args.extend(common);
         let (code, _out, err) = vmamatrix(&args);
         assert_eq!(code, 0, "{err}");
-        latest_report(&common)
+        latest_report(&common, results.path())
     };
 
     // 1. Both cells' base kernels at once under one make jobserver of
@@ -322,7 +321,7 @@ fn per_patch_names_the_patch_that_breaks_the_build(k: &Path, lean: &Path) {
     let (code, _out, err) = vmamatrix(&args);
     assert_eq!(code, 0, "{err}");
 
-    let (v, run_dir) = latest_report(&common);
+    let (v, run_dir) = latest_report(&common, results.path());
     assert_eq!(
         v["run"]["trees"],
         serde_json::json!(["base", "patch-1", "patch-2", "patch-3", "patched"])

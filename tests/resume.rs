@@ -26,11 +26,17 @@ struct Setup {
 }
 
 impl Setup {
-    fn cmd(&self) -> Command {
+    /// vmamatrix in the repository, with the test's cache.
+    fn vm(&self) -> Command {
         let mut c = Command::new(common::bin());
         c.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("VMAMATRIX_CACHE", self.cache.path())
-            .args(["run", "--structs-only", "--only", "x86-up-mmu"])
+            .env("VMAMATRIX_CACHE", self.cache.path());
+        c
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = self.vm();
+        c.args(["run", "--structs-only", "--only", "x86-up-mmu"])
             .arg("--kernel")
             .arg(&self.kernel)
             .arg("--series")
@@ -196,9 +202,8 @@ fn sigkill_at_random_moments_loses_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rep = Command::new(common::bin())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("VMAMATRIX_CACHE", s.cache.path())
+    let rep = s
+        .vm()
         .args(["report", "--format", "json", "--kernel"])
         .arg(&s.kernel)
         .arg("--results")
@@ -226,9 +231,8 @@ fn sigkill_at_random_moments_loses_nothing() {
     // Another series on the same base: the base results are reused, only
     // the new patched tree is worked on.
     let other = tempfile::tempdir().unwrap();
-    let out = Command::new(common::bin())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("VMAMATRIX_CACHE", s.cache.path())
+    let out = s
+        .vm()
         .args(["run", "--structs-only", "--only", "x86-up-mmu", "--kernel"])
         .arg(&s.kernel)
         .arg("--results")
@@ -249,9 +253,8 @@ fn sigkill_at_random_moments_loses_nothing() {
 
 /// `report --format json` of a run directory, rows only.
 fn report_rows(s: &Setup, run: &Path) -> Value {
-    let out = Command::new(common::bin())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("VMAMATRIX_CACHE", s.cache.path())
+    let out = s
+        .vm()
         .args(["report", "--format", "json", "--struct-size", "--kernel"])
         .arg(&s.kernel)
         .arg(run)
@@ -269,9 +272,8 @@ fn report_rows(s: &Setup, run: &Path) -> Value {
 fn shards_merged_equal_the_unsharded_run(s: &Setup) {
     let run = |extra: &[&str]| -> PathBuf {
         let results = tempfile::tempdir().unwrap().keep();
-        let out = Command::new(common::bin())
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("VMAMATRIX_CACHE", s.cache.path())
+        let out = s
+            .vm()
             .args(["run", "--structs-only", "--only", "x86-smp-mmu,x86-up-mmu"])
             .arg("--kernel")
             .arg(&s.kernel)
@@ -299,16 +301,14 @@ fn shards_merged_equal_the_unsharded_run(s: &Setup) {
         .output()
         .unwrap();
     assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
-    let selected = |run: &Path| {
-        let rows = report_rows(s, run);
-        let ids: Vec<String> = rows
+    let selected = |run: &Path| -> Vec<String> {
+        report_rows(s, run)
             .as_array()
             .unwrap()
             .iter()
             .filter(|r| r["selected"] == true)
             .map(|r| r["id"].as_str().unwrap().to_string())
-            .collect();
-        ids
+            .collect()
     };
     assert_eq!(selected(&one), ["x86-smp-mmu"]);
     assert_eq!(selected(&two), ["x86-up-mmu"]);
