@@ -1,10 +1,12 @@
 //! Command-line definitions (clap) and their translation into library calls.
 
-use crate::engine::{self, Options, Prepared};
-use crate::error::{exit, Error, Result};
+use crate::engine;
+use crate::error::{exit, Result};
 use crate::matrix::{self, Matrix, Overrides, Selection};
+use crate::options::Options;
 use crate::report::{self, progress::Progress};
 use crate::store::Results;
+use crate::workspace::Prepared;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -67,8 +69,8 @@ pub enum Cmd {
         #[arg(long, value_name = "SPEC")]
         only: Option<String>,
         /// Compiler jobs shared by all cells (default: number of CPUs)
-        #[arg(long, short = 'j', value_name = "N")]
-        jobs: Option<usize>,
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        jobs: Option<u32>,
         /// Cells worked on at once (default: jobs/4, at least 1; with
         /// --jobserver: jobs)
         #[arg(long, value_name = "N")]
@@ -109,8 +111,12 @@ pub enum Cmd {
     },
     /// Show the matrix table of a run (default: the latest).
     Report {
-        #[command(flatten)]
-        common: Common,
+        /// matrix.toml whose `results` directory holds the run
+        #[arg(long, value_name = "FILE")]
+        matrix: Option<PathBuf>,
+        /// Results directory (overrides `results`; default results/)
+        #[arg(long, value_name = "DIR")]
+        results: Option<PathBuf>,
         /// Run id or directory (default: latest)
         run: Option<String>,
         #[arg(long, value_enum, default_value = "md")]
@@ -155,7 +161,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     });
                     println!("{}", serde_json::to_string_pretty(&v).unwrap());
                 }
-                PlanFormat::Text => print!("{}", plan_text(&cells)),
+                PlanFormat::Text => print!("{}", report::plan::text(&cells)),
             }
             Ok(exit::OK)
         }
@@ -176,9 +182,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let cache = matrix::cache_dir();
             let mut opts = Options::new(cache.clone());
             if let Some(j) = jobs {
-                if j == 0 {
-                    return Err(Error::Setup("--jobs must be at least 1".into()));
-                }
+                let j = j as usize;
                 opts.jobs = j;
                 opts.parallel = (j / 4).max(1);
             }
@@ -199,9 +203,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;
             }
-            let results = Results::lock(&m.results)?;
             let sink = Progress::stderr();
+            // The series is read and applied before the results directory
+            // is touched: bad input leaves nothing behind.
             let p = Prepared::new(m, &cache, &sink)?;
+            let results = Results::lock(&p.matrix.results)?;
             let summary = engine::run(&p, &opts, &results, &sink)?;
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
@@ -215,12 +221,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit_code(&rep))
         }
         Cmd::Report {
-            common,
+            matrix,
+            results,
             run,
             format,
             struct_size,
         } => {
-            let m = load_matrix(&common)?;
+            let m = load_matrix(&Common {
+                matrix,
+                kernel: None,
+                series: None,
+                base: None,
+                results,
+            })?;
             let (results, summary) = Results::open(&m.results).find_run(run.as_deref())?;
             let rep = report::load(&results, summary);
             match format {
@@ -250,37 +263,4 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
         return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
     }
     Ok((k, n))
-}
-
-fn plan_text(cells: &[engine::PlanCell]) -> String {
-    let mut s = String::new();
-    let n = cells.iter().filter(|c| c.feasible).count();
-    s.push_str(&format!("{n} of {} cells feasible\n\n", cells.len()));
-    for c in cells {
-        s.push_str(&format!(
-            "{:<20} {}\n",
-            c.id,
-            match &c.reason {
-                None => format!(
-                    "feasible ({}{} dropped request(s))",
-                    c.tracked
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}, "))
-                        .collect::<String>(),
-                    c.warnings.len()
-                ),
-                Some(r) => format!("infeasible: {r}"),
-            }
-        ));
-        for w in &c.warnings {
-            s.push_str(&format!(
-                "    dropped CONFIG_{}={} ({}): got {}, {}\n",
-                w.symbol, w.requested, w.from, w.got, w.why
-            ));
-        }
-        for cmd in &c.commands {
-            s.push_str(&format!("    $ {cmd}\n"));
-        }
-    }
-    s
 }

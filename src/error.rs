@@ -31,6 +31,9 @@ pub enum Error {
         column: usize,
         msg: String,
     },
+    /// A command-line value that names nothing (`--only`, `--trees`, ...).
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     Setup(String),
     #[error("{path}: {msg}")]
@@ -64,6 +67,7 @@ impl Error {
                 exit::SERIES
             }
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Usage(_) => exit::USAGE,
             _ => exit::SETUP,
         }
     }

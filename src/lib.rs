@@ -6,20 +6,26 @@
 pub mod arch;
 pub mod boot;
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod jobserver;
 pub mod kconfig;
+pub mod make;
 pub mod matrix;
 pub mod measure;
+pub mod model;
+pub mod options;
 pub mod proc;
 pub mod regress;
 pub mod report;
 pub mod series;
 pub mod shard;
+pub mod stage;
 pub mod store;
 pub mod vmatest;
+pub mod workspace;
 
 pub use error::{Error, Result};

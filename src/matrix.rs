@@ -291,30 +291,11 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Split a toolchain string into make arguments as a shell would: words
-/// separated by blanks, with '...' and "..." quoting, so that
-/// `LLVM=-19 CC="distcc clang-19"` gives `CC=distcc clang-19` as one word.
+/// Split a toolchain string into make arguments as a shell would (shlex),
+/// so that `LLVM=-19 CC="distcc clang-19"` gives `CC=distcc clang-19` as
+/// one word.
 pub fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur: Option<String> = None;
-    let mut quote: Option<char> = None;
-    for ch in s.chars() {
-        match (quote, ch) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.get_or_insert_with(String::new).push(c),
-            (None, '\'' | '"') => {
-                quote = Some(ch);
-                cur.get_or_insert_with(String::new);
-            }
-            (None, c) if c.is_whitespace() => out.extend(cur.take()),
-            (None, c) => cur.get_or_insert_with(String::new).push(c),
-        }
-    }
-    if let Some(q) = quote {
-        return Err(format!("unterminated {q} quote in {s:?}"));
-    }
-    out.extend(cur);
-    Ok(out)
+    shlex::split(s).ok_or_else(|| format!("unbalanced quotes or a trailing backslash in {s:?}"))
 }
 
 /// `--only` selection: comma-separated cell ids and `key=value` terms
@@ -344,7 +325,7 @@ impl Selection {
                     sel.terms.entry(k.into()).or_default().push(term.into())
                 }
                 Some((k, _)) => {
-                    return Err(Error::Setup(format!(
+                    return Err(Error::Usage(format!(
                         "--only: unknown key {k:?} in {term:?} (use arch=, smp=, mmu= or a cell id)"
                     )))
                 }
@@ -371,11 +352,34 @@ impl Selection {
     pub fn validate(&self, cells: &[Cell]) -> Result<()> {
         for i in &self.ids {
             if !cells.iter().any(|c| c.id() == *i) {
-                return Err(Error::Setup(format!("--only: no cell {i:?} in the matrix")));
+                return Err(Error::Usage(format!(
+                    "--only: no cell {i:?} in the matrix (cell ids look like x86-up-mmu; \
+                     or use arch=, smp=, mmu=)"
+                )));
+            }
+        }
+        for (k, vs) in &self.terms {
+            let known: Vec<String> = match k.as_str() {
+                "arch" => {
+                    let mut a: Vec<String> = cells.iter().map(|c| c.arch.clone()).collect();
+                    a.sort();
+                    a.dedup();
+                    a
+                }
+                "smp" => vec!["smp".into(), "up".into()],
+                _ => vec!["mmu".into(), "nommu".into()],
+            };
+            for v in vs {
+                if !known.contains(v) {
+                    return Err(Error::Usage(format!(
+                        "--only: unknown {k} {v:?} (this matrix has: {})",
+                        known.join(", ")
+                    )));
+                }
             }
         }
         if !cells.iter().any(|c| self.matches(c)) {
-            return Err(Error::Setup("--only: selects no cell".into()));
+            return Err(Error::Usage("--only: selects no cell".into()));
         }
         Ok(())
     }
@@ -443,7 +447,7 @@ mod tests {
         );
         assert!(split_words("CC=\"ccache clang")
             .unwrap_err()
-            .contains("unterminated"));
+            .contains("unbalanced"));
     }
 
     #[test]

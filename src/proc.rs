@@ -228,6 +228,8 @@ fn unsigned_kill(pgid: i32) {
 
 /// Shell-quote `args` into one reproducible command line.
 pub fn shell_line(program: &str, args: &[String]) -> String {
+    // Words of only these characters need no quotes; shlex::try_quote
+    // would quote every `VAR=value`, which makes make lines hard to read.
     let q = |s: &str| {
         if !s.is_empty()
             && s.bytes()

@@ -35,6 +35,9 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
             if b.status == Status::Ok && p.status == Status::Infeasible {
                 out.push(format!("{id}: configuration became infeasible"));
             }
+            if b.status != Status::Failed && p.status == Status::Failed {
+                out.push(format!("{id}: Kconfig fails on patched"));
+            }
         }
         let (bb, pb) = (get("base", Stage::Build), get("patched", Stage::Build));
         if let (Some(b), Some(p)) = (&bb, &pb) {

@@ -57,10 +57,31 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
         .min()
         .unwrap_or_default();
     merged.finished = runs.iter().filter_map(|(_, s)| s.finished.clone()).max();
-    let out = results.run_dir(&merged.run_id);
+    // Everything goes into a hidden directory first: a merge that fails
+    // leaves no partial run behind.
+    let out = results.root.join(format!(".{}.partial", merged.run_id));
+    let done = fill(&runs, &mut merged, &out, results);
+    if done.is_err() {
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    done?;
+    let dest = results.run_dir(&merged.run_id);
+    std::fs::rename(&out, &dest).map_err(|e| Error::io(&dest, e))?;
+    results.write_summary(&merged)?;
+    Ok(merged)
+}
+
+/// Copy the shards' cells into `out` and judge the merged run.
+fn fill(
+    runs: &[(PathBuf, RunSummary)],
+    merged: &mut RunSummary,
+    out: &std::path::Path,
+    results: &Results,
+) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     for c in merged.cells.iter_mut() {
         c.selected = false;
-        for (d, s) in &runs {
+        for (d, s) in runs {
             if s.cells.iter().any(|x| x.id == c.id && x.selected) {
                 if c.selected {
                     return Err(Error::Setup(format!(
@@ -94,10 +115,10 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
             },
         })
         .collect();
-    merged.regressions = regress::regressions(results, &merged.run_id, &cells);
+    let name = out.file_name().unwrap_or_default().to_string_lossy();
+    merged.regressions = regress::regressions(results, &name, &cells);
     merged.first_bad = runs.iter().flat_map(|(_, s)| s.first_bad.clone()).collect();
-    results.write_summary(&merged)?;
-    Ok(merged)
+    Ok(())
 }
 
 #[cfg(test)]

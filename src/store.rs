@@ -3,19 +3,13 @@
 //! and stage) with logs beside them. Every file is written atomically
 //! (temporary file in the same directory, then rename).
 
-use crate::build::Diagnostic;
 use crate::error::{Error, Result};
 use crate::events::Stage;
-use crate::kconfig::Verdict;
-use crate::measure::{Layout, Sections};
-use crate::series::SeriesInfo;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+pub use crate::model::*;
+use serde::{de::DeserializeOwned, Serialize};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Version of the on-disk format; bump on incompatible change.
-pub const SCHEMA: u32 = 1;
 
 /// Write `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -39,155 +33,6 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&t).map_err(|e| Error::io(path, format!("bad JSON: {e}")))
 }
 
-/// The summary of one run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunSummary {
-    pub schema: u32,
-    pub run_id: String,
-    pub vmamatrix: String,
-    pub started: String,
-    pub finished: Option<String>,
-    pub kernel: String,
-    pub base: String,
-    pub patched: String,
-    pub toolchain: Vec<String>,
-    pub matrix: Option<String>,
-    pub series: SeriesInfo,
-    pub structs: Vec<String>,
-    /// Every cell of the matrix, selected or not.
-    pub cells: Vec<CellEntry>,
-    pub regressions: Vec<String>,
-    pub interrupted: bool,
-    /// Trees built, in order: base, patch-1.. (with --per-patch), patched.
-    #[serde(default)]
-    pub trees: Vec<String>,
-    /// Per cell, the first patch that breaks the build or adds a warning.
-    #[serde(default)]
-    pub first_bad: std::collections::BTreeMap<String, String>,
-    /// `(K, N)` when this run is shard K of N.
-    #[serde(default)]
-    pub shard: Option<(usize, usize)>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CellEntry {
-    pub id: String,
-    pub arch: String,
-    pub smp: String,
-    pub mmu: String,
-    pub selected: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Failed,
-    Infeasible,
-    Skipped,
-}
-
-/// One stage's result for one cell and tree.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
-    pub schema: u32,
-    pub cell: String,
-    pub tree: String,
-    pub stage: Stage,
-    pub commit: String,
-    pub status: Status,
-    pub secs: f64,
-    /// Reused from an earlier run with identical inputs.
-    #[serde(default)]
-    pub cached: bool,
-    /// Reproducer: the exact command(s) run.
-    pub commands: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub configure: Option<ConfigureData>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub build: Option<BuildData>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub measure: Option<MeasureData>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub boot: Option<crate::boot::BootData>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub vmatest: Option<crate::vmatest::VmaTestData>,
-}
-
-impl Record {
-    /// An empty `Ok` record of `stage` for a cell and tree at `commit`.
-    pub fn new(cell: &str, tree: &str, stage: Stage, commit: &str) -> Record {
-        Record {
-            schema: SCHEMA,
-            cell: cell.to_string(),
-            tree: tree.to_string(),
-            stage,
-            commit: commit.to_string(),
-            status: Status::Ok,
-            secs: 0.0,
-            cached: false,
-            commands: vec![],
-            configure: None,
-            build: None,
-            measure: None,
-            boot: None,
-            vmatest: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConfigureData {
-    pub fragments: Vec<String>,
-    pub verdict: Verdict,
-    pub config_sha256: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BuildData {
-    pub outcome: String,
-    pub jobs: usize,
-    pub warnings: Vec<Diagnostic>,
-    pub errors: Vec<Diagnostic>,
-    /// Warnings not present in the base build of the same cell.
-    #[serde(default)]
-    pub new_warnings: Vec<Diagnostic>,
-    /// Series C files compiled / not compiled in this cell.
-    pub compiled: Vec<String>,
-    pub not_compiled: Vec<String>,
-    /// Last lines of the log when the build failed.
-    #[serde(default)]
-    pub tail: Vec<String>,
-    /// ccache results of this build's compilations (`--ccache`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ccache: Option<CcacheStats>,
-}
-
-/// How ccache answered the compiler calls of one build.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CcacheStats {
-    pub hits: u64,
-    pub misses: u64,
-    /// Calls ccache could not cache (preprocessing only, links, ...).
-    pub uncacheable: u64,
-}
-
-impl CcacheStats {
-    /// Hits over cacheable calls, in percent.
-    pub fn hit_rate(&self) -> Option<f64> {
-        let n = self.hits + self.misses;
-        (n > 0).then(|| 100.0 * self.hits as f64 / n as f64)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MeasureData {
-    pub image: Option<u64>,
-    pub vmlinux: Option<Sections>,
-    pub structs: Vec<Layout>,
-    pub errors: Vec<String>,
-}
-
 /// A results directory: holds runs and a lock while a run writes.
 pub struct Results {
     pub root: PathBuf,
@@ -203,30 +48,21 @@ impl Results {
         }
     }
 
-    /// Open for a run: take the directory's lock or refuse.
+    /// Open for a run: take the directory's lock or refuse. The lock is
+    /// an flock on the directory itself, so nothing is left behind.
     pub fn lock(root: &Path) -> Result<Results> {
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
-        let path = root.join(".lock");
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let f = File::open(root).map_err(|e| Error::io(root, e))?;
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
                 return Err(Error::Setup(format!(
-                    "{}: another vmamatrix run is using this results directory ({}); wait for it or use --results",
-                    root.display(),
-                    holder.trim()
+                    "{}: another vmamatrix run is using this results directory; wait for it or use --results",
+                    root.display()
                 )));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(root, e)),
         }
-        let _ = std::fs::write(&path, format!("pid {}\n", std::process::id()));
         Ok(Results {
             root: root.to_path_buf(),
             _lock: Some(f),

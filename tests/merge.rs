@@ -109,3 +109,33 @@ fn merged_shards_make_one_run() {
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a shard of the same run"));
 }
+
+#[test]
+fn a_failed_merge_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = run(dir.path(), "a", &["x86-smp-mmu", "x86-up-mmu"], (1, 2));
+    let b = run(dir.path(), "b", &["x86-up-mmu"], (2, 2));
+    let out = dir.path().join("merged");
+    let o = std::process::Command::new(common::bin())
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("--results")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cell x86-up-mmu is in more than one run"),
+        "{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "debris after a failed merge: {left:?}");
+}

@@ -6,11 +6,12 @@
 pub mod console;
 pub mod cpio;
 pub mod flat;
+pub mod run;
 
 use crate::arch::Arch;
 use crate::matrix::{Cell, Smp};
+use crate::model::{BootData, BootOutcome};
 use crate::proc::{self, Outcome};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -29,70 +30,6 @@ pub fn boot_key(facts: &Arch) -> String {
         serde_json::to_string(facts).unwrap_or_default()
     );
     crate::series::hex(&Sha256::digest(text.as_bytes()))[..16].to_string()
-}
-
-/// How a boot ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BootOutcome {
-    /// The result marker appeared.
-    Booted,
-    /// The kernel panicked.
-    Panic,
-    /// No result marker within the time limit.
-    Timeout,
-    /// No console output for too long.
-    Silent,
-    /// QEMU exited (or could not start) without a marker or panic.
-    QemuFailed,
-    /// This cell cannot be booted here; see `reason`.
-    NotBootable,
-}
-
-/// What the boot stage records.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BootData {
-    pub outcome: BootOutcome,
-    /// Seconds from QEMU start to the result marker.
-    pub secs_to_marker: Option<f64>,
-    pub panic: Option<String>,
-    /// Exit status /init reported for its payload.
-    pub exit_status: Option<i32>,
-    /// `(run, passed, failed)` of the vma tests when they ran in the guest.
-    pub tests: Option<(u32, u32, u32)>,
-    pub reason: Option<String>,
-    pub qemu: String,
-    /// Why the vma tests did not run in this guest, when they did not.
-    #[serde(default)]
-    pub guest_tests_note: Option<String>,
-    /// `boot_key()` of the recipe this boot used.
-    #[serde(default)]
-    pub key: String,
-    /// Exit status of /init's exec-and-exit child (-1: it failed).
-    #[serde(default)]
-    pub child: Option<i32>,
-    /// Kernel warnings, BUGs and oopses seen on the console.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-}
-
-impl BootData {
-    /// A boot that did not get to run QEMU, and why.
-    pub fn not_run(outcome: BootOutcome, reason: String) -> BootData {
-        BootData {
-            outcome,
-            secs_to_marker: None,
-            panic: None,
-            exit_status: None,
-            tests: None,
-            reason: Some(reason),
-            qemu: String::new(),
-            guest_tests_note: None,
-            key: String::new(),
-            child: None,
-            warnings: vec![],
-        }
-    }
 }
 
 /// Limits for one boot.

@@ -7,6 +7,7 @@
 
 pub mod dwarf;
 pub mod elf;
+pub mod run;
 
 pub use dwarf::Layout;
 pub use elf::Sections;

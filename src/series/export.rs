@@ -3,7 +3,7 @@
 //! rewrites only the files that differ, so make rebuilds only what changed.
 
 use crate::error::{Error, Result};
-use git2::{Delta, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -29,58 +29,91 @@ pub fn export_tree(repo_path: &Path, commit: &str, dir: &Path) -> Result<Export>
     let repo = Repository::open(repo_path)?;
     let target = repo.find_commit(Oid::from_str(commit)?)?.tree()?;
     let stamp = stamp_path(dir);
+    // The stamp names the commit the directory last matched whole, then
+    // every commit a switch was under way to when it was cut off: each
+    // file holds the content of one of them.
     let state = std::fs::read_to_string(&stamp).unwrap_or_default();
-    let mut ids = state.split_whitespace();
-    let from = ids.next().map(str::to_string);
-    let pending = ids.next().map(str::to_string);
-    if dir.exists() && from.as_deref() == Some(commit) && pending.is_none() {
+    let ids: Vec<&str> = state.split_whitespace().collect();
+    let from = ids.first().copied();
+    let pending = ids.get(1..).unwrap_or_default();
+    if dir.exists() && from == Some(commit) && pending.is_empty() {
         return Ok(Export::Unchanged);
     }
-    let old_tree = from
-        .as_deref()
-        .filter(|_| dir.exists())
-        .and_then(|f| Oid::from_str(f).ok())
-        .and_then(|o| repo.find_commit(o).ok())
-        .and_then(|c| c.tree().ok());
+    let tree_of = |id: &str| {
+        Oid::from_str(id)
+            .ok()
+            .and_then(|o| repo.find_commit(o).ok())
+            .and_then(|c| c.tree().ok())
+    };
+    let old_tree = from.filter(|_| dir.exists()).and_then(tree_of);
     let write_stamp = |s: String| std::fs::write(&stamp, s).map_err(|e| Error::io(&stamp, e));
 
-    if let Some(old) = old_tree {
-        // Record both ends first: an interrupted update is redone from `from`.
-        write_stamp(format!(
-            "{} {commit}\n",
-            from.as_deref().unwrap_or_default()
-        ))?;
-        let diff = repo.diff_tree_to_tree(Some(&old), Some(&target), None)?;
+    if let (Some(from), Some(old)) = (from, old_tree) {
+        let mut ends: Vec<&str> = pending.to_vec();
+        ends.push(commit);
+        ends.dedup();
+        // Record every end first: an interrupted switch is redone from
+        // `from` over all of them.
+        write_stamp(format!("{from} {}\n", ends.join(" ")))?;
+        // Every path that may differ from `from`: what any interrupted
+        // switch may have written, and what this one must.
+        let mut paths = std::collections::BTreeSet::new();
+        for end in &ends {
+            let Some(t) = tree_of(end) else {
+                // An end no longer in the repository: start afresh.
+                return full_export(repo_path, &target, commit, dir, &stamp);
+            };
+            let diff = repo.diff_tree_to_tree(Some(&old), Some(&t), None)?;
+            for d in diff.deltas() {
+                paths.extend(d.old_file().path().map(Path::to_path_buf));
+                paths.extend(d.new_file().path().map(Path::to_path_buf));
+            }
+        }
         let mut writes = Vec::new();
-        let mut removes = Vec::new();
-        for d in diff.deltas() {
-            match d.status() {
-                Delta::Deleted => removes.push(d.old_file().path().unwrap().to_path_buf()),
+        let mut removes = 0;
+        for rel in &paths {
+            match target.get_path(rel) {
+                Ok(e) if e.kind() == Some(ObjectType::Blob) => {
+                    writes.push((rel.clone(), e.id(), e.filemode() as u32));
+                }
                 _ => {
-                    if let Some(old) = d.old_file().path() {
-                        if d.status() != Delta::Added && d.old_file().path() != d.new_file().path()
-                        {
-                            removes.push(old.to_path_buf());
-                        }
+                    let p = dir.join(rel);
+                    if p.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+                        std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+                        removes += 1;
                     }
-                    let f = d.new_file();
-                    writes.push((f.path().unwrap().to_path_buf(), f.id(), u32::from(f.mode())));
                 }
             }
         }
-        for r in &removes {
-            let p = dir.join(r);
-            if p.symlink_metadata().is_ok() {
-                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-            }
-        }
-        let n = removes.len() + writes.len();
+        // Files already equal to the target are left alone (and keep their
+        // mtime), so make rebuilds only what really changed.
+        writes.retain(|(rel, oid, _)| !same_content(&dir.join(rel), *oid));
+        let n = removes + writes.len();
         write_entries(repo_path, dir, &writes)?;
         write_stamp(format!("{commit}\n"))?;
         return Ok(Export::Incremental(n));
     }
+    full_export(repo_path, &target, commit, dir, &stamp)
+}
 
-    let _ = std::fs::remove_file(&stamp);
+/// Whether the file at `path` already holds blob `oid`.
+fn same_content(path: &Path, oid: Oid) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|data| Oid::hash_object(ObjectType::Blob, &data).ok())
+        == Some(oid)
+}
+
+/// Write the whole tree of `commit` into a fresh `dir`.
+fn full_export(
+    repo_path: &Path,
+    target: &git2::Tree,
+    commit: &str,
+    dir: &Path,
+    stamp: &Path,
+) -> Result<Export> {
+    let write_stamp = |s: String| std::fs::write(stamp, s).map_err(|e| Error::io(stamp, e));
+    let _ = std::fs::remove_file(stamp);
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -130,4 +163,94 @@ fn write_one(repo: &Repository, path: &Path, oid: Oid, mode: u32) -> Result<()> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with two commits; returns (repo dir, A, B).
+    fn two_commits() -> (tempfile::TempDir, String, String) {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init(d.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.org").unwrap();
+        let mut commit = |files: &[(&str, &str)], parent: Option<Oid>| -> Oid {
+            let mut tb = repo.treebuilder(None).unwrap();
+            for (name, text) in files {
+                let blob = repo.blob(text.as_bytes()).unwrap();
+                tb.insert(name, blob, 0o100644).unwrap();
+            }
+            let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+            let parents: Vec<git2::Commit> = parent
+                .iter()
+                .map(|p| repo.find_commit(*p).unwrap())
+                .collect();
+            let refs: Vec<&git2::Commit> = parents.iter().collect();
+            repo.commit(None, &sig, &sig, "c", &tree, &refs).unwrap()
+        };
+        let a = commit(&[("a.txt", "A\n"), ("c.txt", "only in A\n")], None);
+        let b = commit(&[("a.txt", "B\n"), ("b.txt", "only in B\n")], Some(a));
+        (d, a.to_string(), b.to_string())
+    }
+
+    fn read(dir: &Path, f: &str) -> Option<String> {
+        std::fs::read_to_string(dir.join(f)).ok()
+    }
+
+    #[test]
+    fn switch_back_after_an_interrupted_switch_restores_the_tree() {
+        let (repo, a, b) = two_commits();
+        let out = tempfile::tempdir().unwrap();
+        let src = out.path().join("src");
+        assert!(matches!(
+            export_tree(repo.path(), &a, &src).unwrap(),
+            Export::Full(2)
+        ));
+        // A switch A -> B cut off after writing part of B: the stamp says
+        // both ends, a.txt and b.txt already hold B's content.
+        std::fs::write(stamp_path(&src), format!("{a} {b}\n")).unwrap();
+        std::fs::write(src.join("a.txt"), "B\n").unwrap();
+        std::fs::write(src.join("b.txt"), "only in B\n").unwrap();
+        // The next run asks for A again.
+        export_tree(repo.path(), &a, &src).unwrap();
+        assert_eq!(read(&src, "a.txt").as_deref(), Some("A\n"));
+        assert_eq!(read(&src, "b.txt"), None);
+        assert_eq!(read(&src, "c.txt").as_deref(), Some("only in A\n"));
+        assert_eq!(
+            std::fs::read_to_string(stamp_path(&src)).unwrap(),
+            format!("{a}\n")
+        );
+        // And a whole switch to B after that is exact too.
+        export_tree(repo.path(), &b, &src).unwrap();
+        assert_eq!(read(&src, "a.txt").as_deref(), Some("B\n"));
+        assert_eq!(read(&src, "b.txt").as_deref(), Some("only in B\n"));
+        assert_eq!(read(&src, "c.txt"), None);
+        assert_eq!(
+            export_tree(repo.path(), &b, &src).unwrap(),
+            Export::Unchanged
+        );
+    }
+
+    #[test]
+    fn unchanged_files_keep_their_mtime() {
+        let (repo, a, b) = two_commits();
+        let out = tempfile::tempdir().unwrap();
+        let src = out.path().join("src");
+        export_tree(repo.path(), &a, &src).unwrap();
+        // Interrupted before anything was written: nothing is rewritten.
+        std::fs::write(stamp_path(&src), format!("{a} {b}\n")).unwrap();
+        let before = std::fs::metadata(src.join("a.txt"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            export_tree(repo.path(), &a, &src).unwrap(),
+            Export::Incremental(0)
+        );
+        let after = std::fs::metadata(src.join("a.txt"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(before, after);
+    }
 }

@@ -1,28 +1,14 @@
 //! tools/testing/vma: the kernel's userland tests of mm/vma.c, built and run
 //! on the host for each tree (they compile the tree's own mm/vma.c).
 
+pub mod run;
+
 use crate::boot::console::parse_tests;
+use crate::model::VmaTestData;
 use crate::proc::{self, Outcome};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-/// The result of one run of the vma tests.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct VmaTestData {
-    pub built: bool,
-    /// `(run, passed, failed)` from the summary line.
-    pub tests: Option<(u32, u32, u32)>,
-    pub outcome: String,
-    pub commands: Vec<String>,
-}
-
-impl VmaTestData {
-    pub fn passed(&self) -> bool {
-        matches!(self.tests, Some((r, p, 0)) if r == p && r > 0)
-    }
-}
 
 /// Flags that build tools/testing/vma as a static binary for a guest: the
 /// harness's own include paths and defines, without the sanitizers (which

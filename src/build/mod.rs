@@ -1,27 +1,13 @@
 //! Build stage: run make out of tree with full logs, and read the compiler
 //! diagnostics (`file:line[:col]: warning|error: text`) out of the log.
 
+pub mod run;
+
 use crate::error::{Error, Result};
-use crate::store::CcacheStats;
+use crate::model::{CcacheStats, Diagnostic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// One compiler diagnostic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnostic {
-    pub file: String,
-    pub line: u32,
-    pub kind: String,
-    pub text: String,
-}
-
-impl Diagnostic {
-    /// Identity that survives line shifts: file, kind and text.
-    pub fn key(&self) -> (String, String, String) {
-        (self.file.clone(), self.kind.clone(), self.text.clone())
-    }
-}
 
 /// Parse diagnostics from a build log. `src` prefixes (absolute source
 /// directory, `../`) are stripped so paths are relative to the kernel tree.
@@ -154,21 +140,6 @@ impl WarningMemory {
     pub fn save(&self, build_dir: &Path) -> Result<()> {
         crate::store::write_json(&Self::path(build_dir), self)
     }
-}
-
-/// The make command line of the build stage.
-pub fn build_args(
-    srcarch: &str,
-    toolchain: &[String],
-    build: &Path,
-    jobs: usize,
-    target: &str,
-) -> Vec<String> {
-    let mut a = vec![format!("O={}", build.display()), format!("ARCH={srcarch}")];
-    a.extend(toolchain.iter().cloned());
-    a.push(format!("-j{jobs}"));
-    a.push(target.to_string());
-    a
 }
 
 /// The C compiler kbuild uses with these toolchain variables: `CC=` when

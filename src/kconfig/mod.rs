@@ -3,6 +3,8 @@
 //! like `merge_config.sh -n`), then check every requested symbol against the
 //! resulting .config and explain, in words, what Kconfig refused.
 
+pub mod run;
+
 use crate::error::{Error, Result};
 use crate::matrix::{Cell, Matrix, Mmu, Smp};
 use serde::{Deserialize, Serialize};
@@ -178,6 +180,19 @@ pub struct Verdict {
     /// "undefined" when no Kconfig file of this tree defines the symbol.
     #[serde(default)]
     pub tracked: BTreeMap<String, String>,
+}
+
+impl Verdict {
+    /// The verdict when Kconfig itself failed: not feasible, and why.
+    pub fn failed(reason: String) -> Verdict {
+        Verdict {
+            feasible: false,
+            reason: Some(reason),
+            warnings: vec![],
+            requested: 0,
+            tracked: BTreeMap::new(),
+        }
+    }
 }
 
 /// Judge a resolved .config against the cell's requests.
@@ -488,20 +503,6 @@ fn unmet_symbols(expr: &str, config: &BTreeMap<String, Value>) -> Vec<String> {
     }
     out.dedup();
     out
-}
-
-/// The make command line of the configure stage.
-pub fn configure_args(
-    srcarch: &str,
-    toolchain: &[String],
-    build: &Path,
-    allconfig: &Path,
-) -> Vec<String> {
-    let mut a = vec![format!("O={}", build.display()), format!("ARCH={srcarch}")];
-    a.extend(toolchain.iter().cloned());
-    a.push(format!("KCONFIG_ALLCONFIG={}", allconfig.display()));
-    a.push("allnoconfig".into());
-    a
 }
 
 #[cfg(test)]

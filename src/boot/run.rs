@@ -1,0 +1,245 @@
+//! The boot stage's runner: the initramfs of a cell (/init, plus the
+//! guest's test payloads where the arch has a compiler for them), the QEMU
+//! boot, and the record of what the console showed.
+
+use crate::build::run::IMAGE;
+use crate::error::Result;
+use crate::events::{Stage, Tree};
+use crate::matrix::{Cell, Mmu};
+use crate::model::{BootData, BootOutcome, Record, Status};
+use crate::proc;
+use crate::series;
+use crate::stage::StageCtx;
+use crate::vmatest;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Initramfs archives built this run, by directory.
+#[derive(Default)]
+pub struct Images(Mutex<HashMap<PathBuf, Initramfs>>);
+
+/// An initramfs ready to boot.
+#[derive(Debug, Clone)]
+struct Initramfs {
+    path: PathBuf,
+    commands: Vec<String>,
+    /// Why the vma tests are not in it.
+    note: Option<String>,
+    /// The vma tests are in it.
+    payload: bool,
+}
+
+/// The guest vma tests for a cell at `commit` (built once per commit,
+/// compiler and flags), or why there are none.
+fn vma_payload(
+    ctx: &StageCtx,
+    cell: &Cell,
+    commit: &str,
+    log: &Path,
+) -> (Option<PathBuf>, Option<String>, Option<String>) {
+    let facts = ctx.p.matrix.facts(cell);
+    let cc = match (&facts.vmatest_skip, &facts.vmatest_cc) {
+        (Some(why), _) => return (None, Some(why.clone()), None),
+        (None, None) => {
+            return (
+                None,
+                Some("no cross compiler for the vma tests is configured for this arch".into()),
+                None,
+            )
+        }
+        (None, Some(cc)) => cc,
+    };
+    let extra = facts
+        .vmatest_cflags
+        .as_deref()
+        .unwrap_or_default()
+        .replace("{cache}", &ctx.opts.cache.display().to_string());
+    let flavour = if extra.is_empty() {
+        cc.clone()
+    } else {
+        let h = series::hex(&Sha256::digest(extra.as_bytes()));
+        format!("{cc}-{}", &h[..8])
+    };
+    let out = ctx
+        .p
+        .work
+        .join("boot/payload")
+        .join(&commit[..12])
+        .join(flavour)
+        .join("vma");
+    if out.exists() {
+        return (Some(out), None, None);
+    }
+    match vmatest::build_guest(&ctx.p.src(), cc, &extra, ctx.side_jobs(), &out, log) {
+        Ok(line) => (Some(out), None, Some(line)),
+        Err(e) => (None, Some(e), None),
+    }
+}
+
+/// The initramfs for a cell at `commit`: /init (built once per run and arch
+/// variant) plus, where the arch allows, the tree's tools/testing/vma built
+/// for the guest.
+fn initramfs(
+    ctx: &StageCtx,
+    images: &Images,
+    cell: &Cell,
+    commit: &str,
+    dir: &Path,
+) -> std::result::Result<Initramfs, String> {
+    let mut built = images.0.lock().unwrap();
+    let facts = ctx.p.matrix.facts(cell);
+    let triple = facts
+        .triple
+        .clone()
+        .ok_or("no clang triple for this arch")?;
+    let variant = if facts.flat.unwrap_or(false) {
+        format!("{triple}-flat")
+    } else {
+        triple
+    };
+    let vdir = ctx.p.work.join("boot").join(variant);
+    let log = dir.join("initramfs.log");
+    let (payload, note, payload_cmd) = vma_payload(ctx, cell, commit, &log);
+    let bdir = match &payload {
+        Some(_) => vdir.join(&commit[..12]),
+        None => vdir.join("plain"),
+    };
+    if let Some(done) = built.get(&bdir) {
+        return Ok(Initramfs {
+            note,
+            ..done.clone()
+        });
+    }
+    let hdr_build = vdir.join("headers-build");
+    let headers = vdir.join("headers");
+    let make = ctx.toolchain(
+        crate::make::Make::kernel(&ctx.p.src())
+            .args([
+                format!("O={}", hdr_build.display()),
+                format!("ARCH={}", ctx.srcarch(cell)),
+                format!("INSTALL_HDR_PATH={}", headers.display()),
+            ])
+            .target("headers_install"),
+    );
+    let o = proc::run_logged(make.command(false), &log, Duration::from_secs(600))
+        .map_err(|e| e.to_string())?;
+    if !o.success() {
+        return Err(format!(
+            "make headers_install failed ({o}); see {}",
+            log.display()
+        ));
+    }
+    let clang = super::clang_from_toolchain(&ctx.p.matrix.toolchain);
+    let (path, mut cmds) = super::build_initramfs(
+        &clang,
+        &facts,
+        &ctx.p.src(),
+        &headers,
+        payload.as_deref(),
+        &bdir,
+        &log,
+    )?;
+    cmds.insert(0, make.line());
+    cmds.extend(payload_cmd);
+    let done = Initramfs {
+        path,
+        commands: cmds,
+        note: None,
+        payload: payload.is_some(),
+    };
+    built.insert(bdir, done.clone());
+    Ok(Initramfs { note, ..done })
+}
+
+/// Why a cell cannot be booted here, if it cannot.
+fn skip_reason(ctx: &StageCtx, cell: &Cell) -> Option<String> {
+    let facts = ctx.p.matrix.facts(cell);
+    super::not_bootable(&facts).or_else(|| {
+        (cell.mmu == Mmu::Nommu && facts.flat != Some(true))
+            .then(|| "NOMMU userland must be FLAT: set flat = true for this arch variant".into())
+    })
+}
+
+pub fn boot(
+    ctx: &StageCtx,
+    images: &Images,
+    cell: &Cell,
+    tree: &Tree,
+    commit: &str,
+    dir: &Path,
+) -> Result<Record> {
+    ctx.started(cell, tree, Stage::Boot);
+    let t = std::time::Instant::now();
+    let facts = ctx.p.matrix.facts(cell);
+    let mut r = ctx.record(cell, tree, Stage::Boot, commit);
+    // Logs may be hard links into the cache: recreate, never append.
+    let _ = std::fs::remove_file(dir.join("initramfs.log"));
+    let mut data = match skip_reason(ctx, cell) {
+        Some(reason) => BootData::not_run(BootOutcome::NotBootable, reason),
+        None => match initramfs(ctx, images, cell, commit, dir) {
+            Err(e) => BootData::not_run(BootOutcome::QemuFailed, format!("initramfs: {e}")),
+            Ok(ird) => {
+                r.commands = ird.commands.clone();
+                let args = super::qemu_args(&facts, cell, &dir.join(IMAGE), &ird.path);
+                let qemu = facts.qemu.clone().unwrap_or_default();
+                let mut limits = super::Limits::default();
+                if ird.payload {
+                    // The vma tests run under emulation after boot.
+                    limits.total = Duration::from_secs(600);
+                }
+                let mut b = super::boot(&qemu, &args, &dir.join("console.log"), limits);
+                if ird.payload && b.tests.is_none() && b.outcome == BootOutcome::Booted {
+                    b.guest_tests_note = Some(format!(
+                        "the vma tests ran but printed no summary (exit status {})",
+                        b.exit_status.unwrap_or(-1)
+                    ));
+                } else if !ird.payload {
+                    b.guest_tests_note = ird.note.clone();
+                }
+                b
+            }
+        },
+    };
+    data.key = super::boot_key(&facts);
+    if data.tests.is_none() && data.guest_tests_note.is_none() {
+        data.guest_tests_note = Some(match (&data.reason, data.outcome) {
+            (Some(why), BootOutcome::NotBootable) => format!("not bootable: {why}"),
+            (Some(why), _) => format!("the guest did not finish booting: {why}"),
+            (None, _) => "the guest did not finish booting".into(),
+        });
+    }
+    if !data.qemu.is_empty() {
+        r.commands.push(data.qemu.clone());
+    }
+    r.status = match data.outcome {
+        BootOutcome::Booted => Status::Ok,
+        BootOutcome::NotBootable => Status::Skipped,
+        _ => Status::Failed,
+    };
+    r.secs = t.elapsed().as_secs_f64();
+    let summary = match (
+        &data.outcome,
+        &data.secs_to_marker,
+        &data.reason,
+        &data.panic,
+    ) {
+        (BootOutcome::Booted, Some(s), _, _) => format!("booted in {s:.1}s"),
+        (_, _, _, Some(p)) => p.clone(),
+        (o, _, Some(why), _) => format!("{o:?}: {why}"),
+        (o, _, _, _) => format!("{o:?}"),
+    };
+    r.boot = Some(data);
+    ctx.write(&r)?;
+    ctx.finished(&r, tree, summary);
+    Ok(r)
+}
+
+/// Whether a boot's outcome is a fact of the kernel and recipe (worth
+/// caching): it reached its result marker, or the cell cannot boot here.
+/// Timeouts, silence, QEMU failures and panics are redone on the next run.
+pub fn deterministic(b: &BootData) -> bool {
+    matches!(b.outcome, BootOutcome::Booted | BootOutcome::NotBootable)
+}

@@ -1,0 +1,274 @@
+//! The data vmamatrix records: run summaries and per-stage records with
+//! their stage data. Plain types only; `store` reads and writes them, the
+//! stages fill them, `report` renders them.
+
+use crate::events::Stage;
+use crate::kconfig::Verdict;
+use crate::measure::{Layout, Sections};
+use crate::series::SeriesInfo;
+use serde::{Deserialize, Serialize};
+
+/// Version of the on-disk format; bump on incompatible change.
+pub const SCHEMA: u32 = 1;
+
+/// The summary of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub schema: u32,
+    pub run_id: String,
+    pub vmamatrix: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub kernel: String,
+    pub base: String,
+    pub patched: String,
+    pub toolchain: Vec<String>,
+    pub matrix: Option<String>,
+    pub series: SeriesInfo,
+    pub structs: Vec<String>,
+    /// Every cell of the matrix, selected or not.
+    pub cells: Vec<CellEntry>,
+    pub regressions: Vec<String>,
+    pub interrupted: bool,
+    /// Trees built, in order: base, patch-1.. (with --per-patch), patched.
+    #[serde(default)]
+    pub trees: Vec<String>,
+    /// Per cell, the first patch that breaks the build or adds a warning.
+    #[serde(default)]
+    pub first_bad: std::collections::BTreeMap<String, String>,
+    /// `(K, N)` when this run is shard K of N.
+    #[serde(default)]
+    pub shard: Option<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellEntry {
+    pub id: String,
+    pub arch: String,
+    pub smp: String,
+    pub mmu: String,
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    Infeasible,
+    Skipped,
+}
+
+/// One stage's result for one cell and tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub schema: u32,
+    pub cell: String,
+    pub tree: String,
+    pub stage: Stage,
+    pub commit: String,
+    pub status: Status,
+    pub secs: f64,
+    /// Reused from an earlier run with identical inputs.
+    #[serde(default)]
+    pub cached: bool,
+    /// Reproducer: the exact command(s) run.
+    pub commands: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub configure: Option<ConfigureData>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub build: Option<BuildData>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub measure: Option<MeasureData>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub boot: Option<BootData>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub vmatest: Option<VmaTestData>,
+}
+
+impl Record {
+    /// An empty `Ok` record of `stage` for a cell and tree at `commit`.
+    pub fn new(cell: &str, tree: &str, stage: Stage, commit: &str) -> Record {
+        Record {
+            schema: SCHEMA,
+            cell: cell.to_string(),
+            tree: tree.to_string(),
+            stage,
+            commit: commit.to_string(),
+            status: Status::Ok,
+            secs: 0.0,
+            cached: false,
+            commands: vec![],
+            configure: None,
+            build: None,
+            measure: None,
+            boot: None,
+            vmatest: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigureData {
+    pub fragments: Vec<String>,
+    pub verdict: Verdict,
+    pub config_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildData {
+    pub outcome: String,
+    pub jobs: usize,
+    pub warnings: Vec<Diagnostic>,
+    pub errors: Vec<Diagnostic>,
+    /// Warnings not present in the base build of the same cell.
+    #[serde(default)]
+    pub new_warnings: Vec<Diagnostic>,
+    /// Series C files compiled / not compiled in this cell.
+    pub compiled: Vec<String>,
+    pub not_compiled: Vec<String>,
+    /// Last lines of the log when the build failed.
+    #[serde(default)]
+    pub tail: Vec<String>,
+    /// ccache results of this build's compilations (`--ccache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ccache: Option<CcacheStats>,
+    /// Only the probe object was built (`--structs-only`): no image.
+    #[serde(default)]
+    pub structs_only: bool,
+}
+
+/// How ccache answered the compiler calls of one build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CcacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// Calls ccache could not cache (preprocessing only, links, ...).
+    pub uncacheable: u64,
+}
+
+impl CcacheStats {
+    /// Hits over cacheable calls, in percent.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let n = self.hits + self.misses;
+        (n > 0).then(|| 100.0 * self.hits as f64 / n as f64)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeasureData {
+    pub image: Option<u64>,
+    pub vmlinux: Option<Sections>,
+    pub structs: Vec<Layout>,
+    pub errors: Vec<String>,
+}
+
+/// One compiler diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub kind: String,
+    pub text: String,
+}
+
+impl Diagnostic {
+    /// Identity that survives line shifts: file, kind and text.
+    pub fn key(&self) -> (String, String, String) {
+        (self.file.clone(), self.kind.clone(), self.text.clone())
+    }
+}
+
+/// How a boot ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootOutcome {
+    /// The result marker appeared.
+    Booted,
+    /// The kernel panicked.
+    Panic,
+    /// No result marker within the time limit.
+    Timeout,
+    /// No console output for too long.
+    Silent,
+    /// QEMU exited (or could not start) without a marker or panic.
+    QemuFailed,
+    /// This cell cannot be booted here; see `reason`.
+    NotBootable,
+}
+
+/// What the boot stage records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BootData {
+    pub outcome: BootOutcome,
+    /// Seconds from QEMU start to the result marker.
+    pub secs_to_marker: Option<f64>,
+    pub panic: Option<String>,
+    /// Exit status /init reported for its payload.
+    pub exit_status: Option<i32>,
+    /// `(run, passed, failed)` of the vma tests when they ran in the guest.
+    pub tests: Option<(u32, u32, u32)>,
+    pub reason: Option<String>,
+    pub qemu: String,
+    /// Why the vma tests did not run in this guest, when they did not.
+    #[serde(default)]
+    pub guest_tests_note: Option<String>,
+    /// `boot_key()` of the recipe this boot used.
+    #[serde(default)]
+    pub key: String,
+    /// Exit status of /init's exec-and-exit child (-1: it failed).
+    #[serde(default)]
+    pub child: Option<i32>,
+    /// Kernel warnings, BUGs and oopses seen on the console.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl BootData {
+    /// A boot that did not get to run QEMU, and why.
+    pub fn not_run(outcome: BootOutcome, reason: String) -> BootData {
+        BootData {
+            outcome,
+            secs_to_marker: None,
+            panic: None,
+            exit_status: None,
+            tests: None,
+            reason: Some(reason),
+            qemu: String::new(),
+            guest_tests_note: None,
+            key: String::new(),
+            child: None,
+            warnings: vec![],
+        }
+    }
+}
+
+/// The result of one run of the vma tests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VmaTestData {
+    pub built: bool,
+    /// `(run, passed, failed)` from the summary line.
+    pub tests: Option<(u32, u32, u32)>,
+    pub outcome: String,
+    pub commands: Vec<String>,
+}
+
+impl VmaTestData {
+    pub fn passed(&self) -> bool {
+        matches!(self.tests, Some((r, p, 0)) if r == p && r > 0)
+    }
+}
+
+/// The plan of one cell: feasibility and the commands that reproduce it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanCell {
+    pub id: String,
+    pub arch: String,
+    pub smp: String,
+    pub mmu: String,
+    pub feasible: bool,
+    pub reason: Option<String>,
+    pub warnings: Vec<crate::kconfig::Dropped>,
+    pub tracked: std::collections::BTreeMap<String, String>,
+    pub commands: Vec<String>,
+}
