@@ -174,7 +174,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let repo = Repository::init(d.path()).unwrap();
         let sig = git2::Signature::now("t", "t@example.org").unwrap();
-        let mut commit = |files: &[(&str, &str)], parent: Option<Oid>| -> Oid {
+        let commit = |files: &[(&str, &str)], parent: Option<Oid>| -> Oid {
             let mut tb = repo.treebuilder(None).unwrap();
             for (name, text) in files {
                 let blob = repo.blob(text.as_bytes()).unwrap();
