@@ -325,3 +325,174 @@ mod tests {
         assert_eq!(keep(d.path()), Keep::All, "infeasible");
     }
 }
+
+/// What one part of the cache directory holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Usage {
+    pub what: &'static str,
+    pub path: PathBuf,
+    /// Entries (records, work directories, ...) in it.
+    pub entries: usize,
+    /// Disk use in bytes (hard-linked files counted once).
+    pub bytes: u64,
+}
+
+/// The parts of a cache directory and what `prune` may remove of each.
+const PARTS: [(&str, &str, bool); 7] = [
+    (
+        "records",
+        "cached stage records, logs and boot images",
+        true,
+    ),
+    (
+        "work",
+        "source trees and O= build directories, per kernel tree",
+        true,
+    ),
+    (
+        "git",
+        "scratch repositories (series applied), per kernel tree",
+        true,
+    ),
+    ("ccache", "compiler cache of run --ccache", true),
+    ("linux", "the kernel tree made by scripts/setup.sh", false),
+    (
+        "sysroot",
+        "target libraries for guest tests (scripts/setup.sh)",
+        false,
+    ),
+    (
+        "debs",
+        "downloaded Debian packages (scripts/setup.sh)",
+        false,
+    ),
+];
+
+/// Disk use of every part of the cache directory.
+pub fn inventory(cache: &Path) -> Vec<Usage> {
+    PARTS
+        .iter()
+        .map(|(name, what, _)| {
+            let path = cache.join(name);
+            let entries = std::fs::read_dir(&path).map_or(0, |rd| rd.count());
+            let mut seen = std::collections::HashSet::new();
+            Usage {
+                what,
+                entries,
+                bytes: du(&path, &mut seen),
+                path,
+            }
+        })
+        .collect()
+}
+
+fn du(p: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = p.symlink_metadata() else {
+        return 0;
+    };
+    if m.is_dir() {
+        std::fs::read_dir(p).map_or(0, |rd| {
+            rd.flatten().map(|e| du(&e.path(), seen)).sum::<u64>()
+        }) + m.blocks() * 512
+    } else if seen.insert((m.dev(), m.ino())) {
+        m.blocks() * 512
+    } else {
+        0
+    }
+}
+
+/// Remove cache entries that vmamatrix can make again: those not changed
+/// for `older_than` (every entry when None) in the parts `prune` may
+/// touch. A work directory another vmamatrix holds locked is left alone.
+/// Returns the entries removed and the bytes freed.
+pub fn prune(cache: &Path, older_than: Option<std::time::Duration>) -> Result<(usize, u64)> {
+    let now = std::time::SystemTime::now();
+    let (mut n, mut freed) = (0, 0);
+    for (name, _, prunable) in PARTS {
+        if !prunable {
+            continue;
+        }
+        let part = cache.join(name);
+        // records/ and ccache/ hold two-level fan-out directories.
+        let entries: Vec<PathBuf> = match std::fs::read_dir(&part) {
+            Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
+            Err(_) => continue,
+        };
+        for e in entries {
+            let age = e
+                .symlink_metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            if older_than.is_some_and(|limit| age < limit) {
+                continue;
+            }
+            if name == "work" && locked(&e.join("lock")) {
+                continue;
+            }
+            let mut seen = std::collections::HashSet::new();
+            let bytes = du(&e, &mut seen);
+            let gone = if e.is_dir() {
+                std::fs::remove_dir_all(&e)
+            } else {
+                std::fs::remove_file(&e)
+            };
+            gone.map_err(|err| crate::error::Error::io(&e, err))?;
+            n += 1;
+            freed += bytes;
+        }
+    }
+    Ok((n, freed))
+}
+
+/// Whether another process holds the lock file `p`.
+fn locked(p: &Path) -> bool {
+    std::fs::File::open(p).is_ok_and(|f| match f.try_lock() {
+        Ok(()) => {
+            let _ = f.unlock();
+            false
+        }
+        Err(_) => true,
+    })
+}
+
+#[cfg(test)]
+mod housekeeping_tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_the_kernel_tree_and_locked_work_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path();
+        for f in [
+            "records/ab/abc/build.json",
+            "work/k1/src/Makefile",
+            "work/k2/lock",
+            "linux/Makefile",
+        ] {
+            std::fs::create_dir_all(c.join(f).parent().unwrap()).unwrap();
+            std::fs::write(c.join(f), "x").unwrap();
+        }
+        let held = std::fs::File::open(c.join("work/k2/lock")).unwrap();
+        held.lock().unwrap();
+        let inv = inventory(c);
+        let rec = inv.iter().find(|u| u.path.ends_with("records")).unwrap();
+        assert_eq!(rec.entries, 1);
+        assert!(rec.bytes > 0);
+        // Nothing is old enough.
+        assert_eq!(
+            prune(c, Some(std::time::Duration::from_secs(3600)))
+                .unwrap()
+                .0,
+            0
+        );
+        let (n, _) = prune(c, None).unwrap();
+        assert_eq!(n, 2, "records/ab and work/k1");
+        assert!(!c.join("records/ab").exists());
+        assert!(!c.join("work/k1").exists());
+        assert!(c.join("work/k2/lock").exists(), "locked work dir kept");
+        assert!(c.join("linux/Makefile").exists(), "kernel tree kept");
+    }
+}

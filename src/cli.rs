@@ -109,6 +109,16 @@ pub enum Cmd {
         #[arg(long, value_name = "DIR", default_value = "results")]
         results: PathBuf,
     },
+    /// Show what the cache directory holds, or prune it.
+    Cache {
+        /// Remove what vmamatrix can make again (records, work trees,
+        /// scratch repositories, ccache); never the kernel tree
+        #[arg(long)]
+        prune: bool,
+        /// With --prune: only entries unchanged for this many days
+        #[arg(long, value_name = "DAYS", requires = "prune")]
+        older_than: Option<u64>,
+    },
     /// Show the matrix table of a run (default: the latest).
     Report {
         /// matrix.toml whose `results` directory holds the run
@@ -212,6 +222,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
             Ok(exit_code(&rep))
+        }
+        Cmd::Cache { prune, older_than } => {
+            let cache = matrix::cache_dir();
+            if prune {
+                let age = older_than.map(|d| std::time::Duration::from_secs(d * 86400));
+                let (n, bytes) = crate::cache::prune(&cache, age)?;
+                println!("removed {n} entries, {} freed", report::human_bytes(bytes));
+            }
+            print!(
+                "{}",
+                report::cache_text(&cache, &crate::cache::inventory(&cache))
+            );
+            Ok(exit::OK)
         }
         Cmd::Merge { runs, results } => {
             let results = Results::lock(&results)?;

@@ -10,6 +10,35 @@ pub mod progress;
 pub use load::{load, Report, Row, SizeDelta};
 pub use markdown::markdown;
 
+/// `1.5 GiB`.
+pub fn human_bytes(b: u64) -> String {
+    let mut v = b as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if v < 1024.0 {
+            return format!("{v:.1} {unit}");
+        }
+        v /= 1024.0;
+    }
+    format!("{v:.1} TiB")
+}
+
+/// What the cache directory holds, one line per part.
+pub fn cache_text(cache: &std::path::Path, parts: &[crate::cache::Usage]) -> String {
+    let mut s = format!("cache {}\n", cache.display());
+    for u in parts {
+        s.push_str(&format!(
+            "  {:<9} {:>10}  {:>5} entries  {}\n",
+            u.path.file_name().unwrap_or_default().to_string_lossy(),
+            human_bytes(u.bytes),
+            u.entries,
+            u.what
+        ));
+    }
+    let total: u64 = parts.iter().map(|u| u.bytes).sum();
+    s.push_str(&format!("  {:<9} {:>10}\n", "total", human_bytes(total)));
+    s
+}
+
 /// The report as JSON.
 pub fn json(r: &Report) -> String {
     serde_json::to_string_pretty(r).expect("serializable") + "\n"
