@@ -40,6 +40,17 @@ fn run_args<'a>(
     ]
 }
 
+/// The options of `run_args` that `report` takes: the matrix and results
+/// (report refuses --kernel and --series, which it would not use).
+fn report_args<'a>(common: &[&'a str]) -> Vec<&'a str> {
+    common
+        .chunks(2)
+        .filter(|kv| kv[0] == "--matrix" || kv[0] == "--results")
+        .flatten()
+        .copied()
+        .collect()
+}
+
 fn vmamatrix(args: &[&str]) -> (i32, String, String) {
     vmamatrix_in(None, args)
 }
@@ -138,7 +149,7 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
 /// (`common` names it too), and that run's directory.
 fn latest_report(common: &[&str], results: &Path) -> (Value, std::path::PathBuf) {
     let mut args = vec!["report", "--format", "json", "--struct-size"];
-    args.extend(common);
+    args.extend(report_args(common));
     let (code, out, err) = vmamatrix(&args);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
@@ -346,7 +357,7 @@ fn per_patch_names_the_patch_that_breaks_the_build(k: &Path, lean: &Path) {
     );
     // The markdown report says it too.
     let mut args = vec!["report"];
-    args.extend(common);
+    args.extend(report_args(common));
     let (_, md, _) = vmamatrix(&args);
     assert!(md.contains("patch 3: build fails"), "{md}");
 }
