@@ -105,7 +105,7 @@ impl<'a> Cache<'a> {
         }
         let built = store::read_json::<Record>(&cd.join("build.json"))
             .is_ok_and(|r| r.status == Status::Ok);
-        let key = boot::boot_key(&ctx.p.matrix.facts(cell));
+        let key = boot::boot_key(&ctx.p.matrix.facts(cell), ctx.opts.workload_secs);
         let booted = store::read_json::<Record>(&cd.join("boot.json"))
             .is_ok_and(|r| r.boot.is_some_and(|b| b.key == key));
         if !built || booted || ctx.opts.structs_only {

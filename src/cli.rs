@@ -96,6 +96,10 @@ pub enum Cmd {
         /// vmlinux, no boot), for struct sizes of every cell in minutes
         #[arg(long)]
         structs_only: bool,
+        /// Seconds the VMA workload runs in each guest after the vma tests
+        /// (0: no workload)
+        #[arg(long, value_name = "SECS", default_value = "5")]
+        workload_secs: u32,
         /// Run only shard K of N of the selected cells (e.g. 2/4), for batch systems
         #[arg(long, value_name = "K/N", value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
@@ -187,6 +191,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             per_patch,
             shard,
             structs_only,
+            workload_secs,
         } => {
             let m = load_matrix(&common)?;
             let cache = matrix::cache_dir();
@@ -209,6 +214,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             opts.per_patch = per_patch;
             opts.shard = shard;
             opts.structs_only = structs_only;
+            opts.workload_secs = workload_secs;
             if let Some(spec) = &only {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;

@@ -222,6 +222,9 @@ pub struct BootData {
     /// Kernel warnings, BUGs and oopses seen on the console.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The guest VMA workload's report, when it ran.
+    #[serde(default)]
+    pub workload: Option<WorkloadData>,
 }
 
 impl BootData {
@@ -239,6 +242,7 @@ impl BootData {
             key: String::new(),
             child: None,
             warnings: vec![],
+            workload: None,
         }
     }
 }
@@ -271,4 +275,60 @@ pub struct PlanCell {
     pub warnings: Vec<crate::kconfig::Dropped>,
     pub tracked: std::collections::BTreeMap<String, String>,
     pub commands: Vec<String>,
+}
+
+/// The per-VMA lock counters of /proc/vmstat (CONFIG_PER_VMA_LOCK_STATS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmaLockStats {
+    pub success: u64,
+    pub abort: u64,
+    pub retry: u64,
+    pub miss: u64,
+}
+
+/// One kind of operation of the guest workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadOp {
+    pub kind: String,
+    pub ops: u64,
+    pub failed: u64,
+}
+
+/// What the guest's VMA workload (src/boot/workload.c) reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadData {
+    /// "mmu" or "nommu".
+    pub mode: String,
+    /// Counters before and after; None when /proc/vmstat has none (the
+    /// kernel has no per-VMA lock, or PER_VMA_LOCK_STATS is off).
+    pub before: Option<VmaLockStats>,
+    pub after: Option<VmaLockStats>,
+    pub ops: Vec<WorkloadOp>,
+    pub total: u64,
+    pub failed: u64,
+    /// The end marker was printed.
+    pub finished: bool,
+    /// Exit status /init saw.
+    pub exit: Option<i32>,
+    /// `VMAMATRIX-WORKLOAD-FAIL` lines: kind, step, value.
+    pub fails: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl WorkloadData {
+    /// Counter deltas over the workload, when both readings exist.
+    pub fn lock_delta(&self) -> Option<VmaLockStats> {
+        let (b, a) = (self.before?, self.after?);
+        Some(VmaLockStats {
+            success: a.success.saturating_sub(b.success),
+            abort: a.abort.saturating_sub(b.abort),
+            retry: a.retry.saturating_sub(b.retry),
+            miss: a.miss.saturating_sub(b.miss),
+        })
+    }
+
+    /// Ran to its end with every operation done and none failed.
+    pub fn clean(&self) -> bool {
+        self.finished && self.failed == 0 && self.exit == Some(0) && self.total > 0
+    }
 }

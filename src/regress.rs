@@ -2,8 +2,9 @@
 //! first patch that breaks a cell.
 
 use crate::events::{Stage, Tree};
-use crate::matrix::Cell;
-use crate::store::{self, Record, Results, Status};
+use crate::matrix::{Cell, Mmu, Smp};
+use crate::model::{Record, Status, WorkloadData};
+use crate::store::{self, Results};
 
 /// What makes the patched tree worse than the base, per cell.
 pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<String> {
@@ -73,6 +74,49 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
             if child(b) == Some(0) && child(p) != Some(0) {
                 out.push(format!("{id}: exec/exit in the patched guest fails"));
             }
+            let work = |r: &Record| r.boot.as_ref().and_then(|b| b.workload.clone());
+            out.extend(workload(c, work(b).as_ref(), work(p).as_ref(), p.status));
+        }
+    }
+    out
+}
+
+/// What the guest workload says against the patched tree: operations that
+/// fail where base's did not, and, on UP MMU cells, where the series makes
+/// the per-VMA lock new, page faults that never took it.
+fn workload(
+    c: &Cell,
+    base: Option<&WorkloadData>,
+    patched: Option<&WorkloadData>,
+    booted: Status,
+) -> Vec<String> {
+    let id = c.id();
+    let mut out = Vec::new();
+    let Some(p) = patched else {
+        return out;
+    };
+    let base_clean = base.is_none_or(WorkloadData::clean);
+    if !p.clean() && base_clean && booted == Status::Ok {
+        out.push(if p.finished {
+            format!(
+                "{id}: guest workload: {} of {} operations failed on patched",
+                p.failed, p.total
+            )
+        } else {
+            format!("{id}: guest workload did not finish on patched")
+        });
+    }
+    if c.smp == Smp::Up && c.mmu == Mmu::Mmu && p.finished {
+        match p.lock_delta() {
+            None => out.push(format!(
+                "{id}: no vma_lock_* counters in the patched guest's /proc/vmstat \
+                 (PER_VMA_LOCK_STATS did not stick: is the per-VMA lock on?)"
+            )),
+            Some(d) if d.success == 0 => out.push(format!(
+                "{id}: no page fault of the patched guest's workload was handled \
+                 under a per-VMA lock (vma_lock_success +0)"
+            )),
+            Some(_) => {}
         }
     }
     out
@@ -110,4 +154,122 @@ pub fn first_bad(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BootData, BootOutcome, VmaLockStats};
+
+    fn cell(id: &str) -> Cell {
+        let p: Vec<&str> = id.split('-').collect();
+        Cell {
+            arch: p[0].into(),
+            smp: if p[1] == "smp" { Smp::Smp } else { Smp::Up },
+            mmu: if p[2] == "mmu" { Mmu::Mmu } else { Mmu::Nommu },
+        }
+    }
+
+    fn boot(res: &Results, id: &str, tree: &str, w: Option<WorkloadData>, warnings: usize) {
+        let mut b = BootData::not_run(BootOutcome::Booted, String::new());
+        b.workload = w;
+        b.warnings = vec!["WARNING: x".into(); warnings];
+        b.child = Some(0);
+        let r = Record {
+            boot: Some(b),
+            ..Record::new(id, tree, Stage::Boot, "c")
+        };
+        res.write_record("run", &r).unwrap();
+    }
+
+    fn work(failed: u64, success: Option<(u64, u64)>) -> WorkloadData {
+        let stats = |n| VmaLockStats {
+            success: n,
+            ..Default::default()
+        };
+        WorkloadData {
+            mode: "mmu".into(),
+            before: success.map(|(b, _)| stats(b)),
+            after: success.map(|(_, a)| stats(a)),
+            total: 100,
+            failed,
+            finished: true,
+            exit: Some(i32::from(failed > 0)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn workload_failures_and_missing_vma_lock_use_are_regressions() {
+        let d = tempfile::tempdir().unwrap();
+        let res = Results::open(d.path());
+        // UP MMU: base has no counters (no per-VMA lock), patched took it.
+        boot(&res, "x86-up-mmu", "base", Some(work(0, None)), 0);
+        boot(
+            &res,
+            "x86-up-mmu",
+            "patched",
+            Some(work(0, Some((5, 900)))),
+            0,
+        );
+        // SMP: patched fails operations base did not.
+        boot(&res, "x86-smp-mmu", "base", Some(work(0, Some((1, 2)))), 0);
+        boot(
+            &res,
+            "x86-smp-mmu",
+            "patched",
+            Some(work(3, Some((2, 9)))),
+            0,
+        );
+        // UP MMU whose patched faults never took the lock, and that warns.
+        boot(&res, "arm-up-mmu", "base", Some(work(0, None)), 0);
+        boot(
+            &res,
+            "arm-up-mmu",
+            "patched",
+            Some(work(0, Some((7, 7)))),
+            1,
+        );
+        let cells: Vec<Cell> = ["x86-up-mmu", "x86-smp-mmu", "arm-up-mmu"]
+            .iter()
+            .map(|i| cell(i))
+            .collect();
+        let r = regressions(&res, "run", &cells);
+        assert_eq!(
+            r,
+            [
+                "x86-smp-mmu: guest workload: 3 of 100 operations failed on patched",
+                "arm-up-mmu: the patched kernel warns at boot",
+                "arm-up-mmu: no page fault of the patched guest's workload was handled \
+                 under a per-VMA lock (vma_lock_success +0)",
+            ],
+            "{r:#?}"
+        );
+    }
+
+    #[test]
+    fn first_bad_names_the_first_failing_patch() {
+        let d = tempfile::tempdir().unwrap();
+        let res = Results::open(d.path());
+        let trees = [
+            (Tree::Base, "b".to_string()),
+            (Tree::Patch(1), "1".into()),
+            (Tree::Patch(2), "2".into()),
+            (Tree::Patched, "3".into()),
+        ];
+        for (t, st) in [
+            ("base", Status::Ok),
+            ("patch-1", Status::Ok),
+            ("patch-2", Status::Failed),
+            ("patched", Status::Ok),
+        ] {
+            let r = Record {
+                status: st,
+                ..Record::new("x86-up-mmu", t, Stage::Build, "c")
+            };
+            res.write_record("run", &r).unwrap();
+        }
+        let fb = first_bad(&res, "run", &[cell("x86-up-mmu")], &trees, 3);
+        assert_eq!(fb["x86-up-mmu"], "patch 2: build fails");
+    }
 }

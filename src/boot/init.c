@@ -3,9 +3,15 @@
  * tools/include/nolibc, so no target libc is needed. Prints a start marker,
  * execs itself once in a vfork()ed child (so a process's mm is created and
  * torn down, on NOMMU kernels too), runs /vma (the tools/testing/vma tests)
- * when present, prints a result marker with its exit status, then powers off.
+ * when present, then /workload (the VMA stress workload, for
+ * VMAMATRIX_WORKLOAD_SECS seconds) when present, prints a result marker with
+ * the vma tests' exit status, then powers off.
  */
 #define PAYLOAD "/vma"
+#define WORKLOAD "/workload"
+#ifndef VMAMATRIX_WORKLOAD_SECS
+#define VMAMATRIX_WORKLOAD_SECS "5"
+#endif
 
 /* vfork() as an inline syscall: the child must not return from a function
  * whose stack frame the suspended parent still needs.
@@ -17,6 +23,28 @@ static pid_t vfork_inline(void)
 #else
 	return vfork();
 #endif
+}
+
+/* Run /workload to its end in a vfork()ed child; print its exit status. */
+static void workload(void)
+{
+	char *args[] = { WORKLOAD, VMAMATRIX_WORKLOAD_SECS, NULL };
+	char *env[] = { NULL };
+	int st = 0;
+	pid_t pid;
+
+	if (access(WORKLOAD, X_OK) != 0)
+		return;
+	pid = vfork_inline();
+	if (pid == 0) {
+		execve(WORKLOAD, args, env);
+		_exit(127);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+		printf("VMAMATRIX-WORKLOAD-EXIT %d\n",
+		       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	else
+		printf("VMAMATRIX-WORKLOAD-EXIT -1\n");
 }
 
 static void self_exec(void)
@@ -62,6 +90,7 @@ int main(int argc, char **argv)
 		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 #endif
+	workload();
 	printf("VMAMATRIX-RESULT %d\n", status);
 	reboot(LINUX_REBOOT_CMD_POWER_OFF);
 	for (;;)

@@ -7,6 +7,7 @@ pub mod console;
 pub mod cpio;
 pub mod flat;
 pub mod run;
+pub mod workload;
 
 use crate::arch::Arch;
 use crate::matrix::{Cell, Smp};
@@ -17,16 +18,17 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const INIT_C: &str = include_str!("init.c");
+const WORKLOAD_C: &str = include_str!("workload.c");
 
-/// Bump when /init, the FLAT converter or the QEMU command line change in a
-/// way that can change a boot's outcome: cached boot records are redone.
-const BOOT_REV: u32 = 5;
-
-/// What decides a boot's outcome besides the kernel image.
-pub fn boot_key(facts: &Arch) -> String {
+/// What decides a boot's outcome besides the kernel image: the source of
+/// this vmamatrix (/init, the workload, the console reader, the FLAT
+/// converter, the QEMU command line), the arch's recipe and the workload's
+/// duration.
+pub fn boot_key(facts: &Arch, workload_secs: u32) -> String {
     use sha2::{Digest, Sha256};
     let text = format!(
-        "{BOOT_REV}\n{}\n{INIT_C}",
+        "{}\n{}\n{workload_secs}",
+        env!("VMAMATRIX_SOURCE_ID"),
         serde_json::to_string(facts).unwrap_or_default()
     );
     crate::series::hex(&Sha256::digest(text.as_bytes()))[..16].to_string()
@@ -117,25 +119,39 @@ pub fn clang_from_toolchain(toolchain: &[String]) -> String {
     "clang".into()
 }
 
-/// Build the initramfs for a cell into `dir`; returns its path and the
-/// commands run. `headers` must hold `make headers_install` output.
-pub fn build_initramfs(
+/// What goes into an initramfs besides /init.
+#[derive(Debug, Clone, Copy)]
+pub struct Payloads<'a> {
+    /// The guest vma tests, as /vma.
+    pub vma: Option<&'a Path>,
+    /// Seconds the VMA workload runs (as /workload); None: no workload.
+    pub workload_secs: Option<u32>,
+    /// Build the workload for a NOMMU kernel.
+    pub nommu: bool,
+}
+
+/// Compile one nolibc program of vmamatrix (`source`, named `name`) for the
+/// arch, converting it to FLAT where the arch needs it; returns the binary
+/// and the commands that made it.
+#[allow(clippy::too_many_arguments)]
+fn nolibc_program(
     clang: &str,
     facts: &Arch,
     src: &Path,
     headers: &Path,
-    payload: Option<&Path>,
     dir: &Path,
     log: &Path,
-) -> Result<(PathBuf, Vec<String>), String> {
+    (name, source): (&str, &str),
+    defines: &[String],
+    flat_stack: u32,
+) -> Result<(Vec<u8>, Vec<String>), String> {
     let triple = facts
         .triple
         .as_deref()
         .ok_or("no clang triple for this arch")?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let c = dir.join("init.c");
-    std::fs::write(&c, INIT_C).map_err(|e| format!("{}: {e}", c.display()))?;
-    let exe = dir.join("init");
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, source).map_err(|e| format!("{}: {e}", c.display()))?;
+    let exe = dir.join(name);
     let mut args = init_command(clang, triple, src, headers, &c, &exe);
     let flat = facts.flat.unwrap_or(false);
     let mut extra: Vec<String> = facts
@@ -145,9 +161,7 @@ pub fn build_initramfs(
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    if payload.is_some() {
-        extra.push("-DVMAMATRIX_PAYLOAD".into());
-    }
+    extra.extend(defines.iter().cloned());
     if flat {
         // Keep relocations for the FLAT converter; page-align segments so the
         // data segment starts on a FLAT data boundary.
@@ -162,17 +176,59 @@ pub fn build_initramfs(
         .map_err(|e| format!("{clang}: {e}"))?;
     if !o.success() {
         return Err(format!(
-            "building /init failed ({o}); see {}",
+            "building /{name} failed ({o}); see {}",
             log.display()
         ));
     }
-    let mut init = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    let mut bin = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
     let mut cmds = vec![proc::shell_line(&args[0], &args[1..])];
     if flat {
-        init = flat::elf_to_flat(&init, 16384)
-            .map_err(|e| format!("FLAT conversion of /init: {e}"))?;
-        cmds.push("vmamatrix: ELF -> FLAT conversion (src/boot/flat.rs)".into());
+        bin = flat::elf_to_flat(&bin, flat_stack)
+            .map_err(|e| format!("FLAT conversion of /{name}: {e}"))?;
+        cmds.push(format!(
+            "vmamatrix: ELF -> FLAT conversion of /{name} (src/boot/flat.rs)"
+        ));
     }
+    Ok((bin, cmds))
+}
+
+/// Build the initramfs for a cell into `dir`; returns its path and the
+/// commands run. `headers` must hold `make headers_install` output.
+pub fn build_initramfs(
+    clang: &str,
+    facts: &Arch,
+    src: &Path,
+    headers: &Path,
+    payloads: Payloads,
+    dir: &Path,
+    log: &Path,
+) -> Result<(PathBuf, Vec<String>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut defines = vec![];
+    if payloads.vma.is_some() {
+        defines.push("-DVMAMATRIX_PAYLOAD".to_string());
+    }
+    if let Some(secs) = payloads.workload_secs {
+        defines.push(format!("-DVMAMATRIX_WORKLOAD_SECS=\"{secs}\""));
+    }
+    let build = |prog, defines: &[String], stack| {
+        nolibc_program(clang, facts, src, headers, dir, log, prog, defines, stack)
+    };
+    let (init, mut cmds) = build(("init", INIT_C), &defines, 16384)?;
+    let workload = match payloads.workload_secs {
+        Some(_) => {
+            let nommu = if payloads.nommu {
+                vec!["-DVMAMATRIX_NOMMU".to_string()]
+            } else {
+                vec![]
+            };
+            let (bin, c) = build(("workload", WORKLOAD_C), &nommu, 65536)?;
+            cmds.extend(c);
+            Some(bin)
+        }
+        None => None,
+    };
+    let payload = payloads.vma;
     let mut entries = vec![
         cpio::Entry::Dir {
             path: "dev".into(),
@@ -194,6 +250,13 @@ pub fn build_initramfs(
             data: init,
         },
     ];
+    if let Some(data) = workload {
+        entries.push(cpio::Entry::File {
+            path: "workload".into(),
+            mode: 0o755,
+            data,
+        });
+    }
     if let Some(p) = payload {
         let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
         entries.push(cpio::Entry::File {
@@ -266,9 +329,8 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         seen = Some(c);
         done
     });
-    let c = seen.unwrap_or_else(|| {
-        console::Console::read(&std::fs::read_to_string(log).unwrap_or_default())
-    });
+    let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    let c = seen.unwrap_or_else(|| console::Console::read(&text));
     let outcome = match (&res, &c) {
         (_, c) if c.result.is_some() => BootOutcome::Booted,
         (_, c) if c.panic.is_some() => BootOutcome::Panic,
@@ -286,6 +348,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         key: String::new(),
         child: c.child,
         warnings: c.warnings.clone(),
+        workload: workload::parse(&text),
         reason: match &res {
             Err(e) => Some(format!("cannot start {qemu}: {e}")),
             Ok(proc::Watched::Done(o)) if outcome == BootOutcome::QemuFailed => {

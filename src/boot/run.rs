@@ -95,17 +95,19 @@ fn initramfs(
         .triple
         .clone()
         .ok_or("no clang triple for this arch")?;
-    let variant = if facts.flat.unwrap_or(false) {
-        format!("{triple}-flat")
-    } else {
-        triple
+    let nommu = cell.mmu == Mmu::Nommu;
+    let variant = match (facts.flat.unwrap_or(false), nommu) {
+        (true, true) => format!("{triple}-flat-nommu"),
+        (true, false) => format!("{triple}-flat"),
+        (false, _) => triple,
     };
     let vdir = ctx.p.work.join("boot").join(variant);
     let log = dir.join("initramfs.log");
     let (payload, note, payload_cmd) = vma_payload(ctx, cell, commit, &log);
+    let secs = ctx.opts.workload_secs;
     let bdir = match &payload {
-        Some(_) => vdir.join(&commit[..12]),
-        None => vdir.join("plain"),
+        Some(_) => vdir.join(format!("{}-w{secs}", &commit[..12])),
+        None => vdir.join(format!("plain-w{secs}")),
     };
     if let Some(done) = built.get(&bdir) {
         return Ok(Initramfs {
@@ -138,7 +140,11 @@ fn initramfs(
         &facts,
         &ctx.p.src(),
         &headers,
-        payload.as_deref(),
+        super::Payloads {
+            vma: payload.as_deref(),
+            workload_secs: (secs > 0).then_some(secs),
+            nommu,
+        },
         &bdir,
         &log,
     )?;
@@ -190,6 +196,7 @@ pub fn boot(
                     // The vma tests run under emulation after boot.
                     limits.total = Duration::from_secs(600);
                 }
+                limits.total += Duration::from_secs(u64::from(ctx.opts.workload_secs) * 2);
                 let mut b = super::boot(&qemu, &args, &dir.join("console.log"), limits);
                 if ird.payload && b.tests.is_none() && b.outcome == BootOutcome::Booted {
                     b.guest_tests_note = Some(format!(
@@ -203,7 +210,7 @@ pub fn boot(
             }
         },
     };
-    data.key = super::boot_key(&facts);
+    data.key = super::boot_key(&facts, ctx.opts.workload_secs);
     if data.tests.is_none() && data.guest_tests_note.is_none() {
         data.guest_tests_note = Some(match (&data.reason, data.outcome) {
             (Some(why), BootOutcome::NotBootable) => format!("not bootable: {why}"),

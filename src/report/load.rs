@@ -23,6 +23,8 @@ pub struct Row {
     /// Series C files compiled in the patched build / touched C files.
     pub coverage: Option<(usize, usize)>,
     pub not_compiled: Vec<String>,
+    /// Series C files the patched build compiled.
+    pub compiled: Vec<String>,
     pub sections: Vec<SizeDelta>,
     pub structs: Vec<SizeDelta>,
     /// Boot outcome per tree: "booted 2.1s", "panic", "not bootable", ...
@@ -32,6 +34,8 @@ pub struct Row {
     /// tools/testing/vma in the guest per tree: "26/26 passed", or "-".
     pub guest_tests: [Option<String>; 2],
     pub regression: bool,
+    /// The guest VMA workload per tree.
+    pub workload: [Option<crate::model::WorkloadData>; 2],
     /// ccache results per tree (`run --ccache`).
     pub ccache: [Option<crate::model::CcacheStats>; 2],
 }
@@ -249,11 +253,16 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         new_warnings,
         coverage,
         not_compiled,
+        compiled: bdata(1).map(|b| b.compiled.clone()).unwrap_or_default(),
         sections,
         structs,
         boot: [boot_text(0), boot_text(1)],
         boot_notes,
         guest_tests: [guest(0), guest(1)],
+        workload: [
+            boots[0].as_ref().and_then(|b| b.workload.clone()),
+            boots[1].as_ref().and_then(|b| b.workload.clone()),
+        ],
         regression,
         ccache: [
             bdata(0).and_then(|b| b.ccache.clone()),

@@ -50,6 +50,9 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         run.finished.as_deref().unwrap_or("(not finished)"),
         if run.interrupted { " (interrupted)" } else { "" },
     ));
+    if let Some(w) = coverage_warning(r) {
+        s.push_str(&w);
+    }
     s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ | base boot | patched boot | guest vma tests base/patched |\n");
     s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in &r.rows {
@@ -193,6 +196,7 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
             ));
         }
     }
+    s.push_str(&runtime(r));
     let notes: Vec<String> = r
         .rows
         .iter()
@@ -262,4 +266,73 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
 fn results_cell(r: &Report, id: &str, tree: &str) -> Option<(String, usize)> {
     let b = r.per_tree.get(&(id.to_string(), tree.to_string()))?;
     Some(b.clone())
+}
+
+/// Series C files that no selected cell's patched build compiled: a
+/// warning at the top, since nothing in the run proves they build.
+fn coverage_warning(r: &Report) -> Option<String> {
+    let built: Vec<&Row> = r.rows.iter().filter(|row| row.coverage.is_some()).collect();
+    if built.is_empty() {
+        return None;
+    }
+    let mut missing: Vec<&String> = built
+        .iter()
+        .flat_map(|row| row.not_compiled.iter())
+        .filter(|f| !built.iter().any(|row| row.compiled.contains(f)))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "**Warning: no selected cell compiled {}**: nothing in this run proves the series' changes there build.\n\n",
+            missing
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The guest workload and the per-VMA lock counters, per cell and tree.
+fn runtime(r: &Report) -> String {
+    let rows: Vec<&Row> = r
+        .rows
+        .iter()
+        .filter(|row| row.workload.iter().any(Option::is_some))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Runtime: guest VMA workload and per-VMA lock counters\n\n\
+         Operations the workload did and how many failed; /proc/vmstat `vma_lock_*` \
+         deltas over the workload (success / abort / retry / miss).\n\n\
+         | cell | tree | operations | failed | vma_lock success / abort / retry / miss |\n\
+         |---|---|---|---|---|\n",
+    );
+    for row in rows {
+        for (i, tree) in ["base", "patched"].iter().enumerate() {
+            let Some(w) = &row.workload[i] else { continue };
+            let ops = if w.finished {
+                w.total.to_string()
+            } else {
+                format!("{} (unfinished)", w.ops.iter().map(|o| o.ops).sum::<u64>())
+            };
+            let failed = if w.failed > 0 || !w.finished {
+                format!("**{}**", w.failed)
+            } else {
+                "0".into()
+            };
+            let lock = match w.lock_delta() {
+                Some(d) => format!("+{} / +{} / +{} / +{}", d.success, d.abort, d.retry, d.miss),
+                None => "no per-VMA locks".into(),
+            };
+            s.push_str(&format!(
+                "| {} | {tree} | {ops} | {failed} | {lock} |\n",
+                row.id
+            ));
+        }
+    }
+    s
 }
