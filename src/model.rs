@@ -222,6 +222,10 @@ pub struct BootData {
     /// Kernel warnings, BUGs and oopses seen on the console.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The kernel's own reports (warnings, BUGs, lockdep, KASAN, ...),
+    /// one per report, with the key that compares them across trees.
+    #[serde(default)]
+    pub splats: Vec<crate::boot::splat::Splat>,
     /// The guest VMA workload's report, when it ran.
     #[serde(default)]
     pub workload: Option<WorkloadData>,
@@ -242,6 +246,7 @@ impl BootData {
             key: String::new(),
             child: None,
             warnings: vec![],
+            splats: vec![],
             workload: None,
         }
     }

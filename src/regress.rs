@@ -66,16 +66,44 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
                     "{id}: guest vma tests pass on base, not on patched"
                 ));
             }
-            let warns = |r: &Record| r.boot.as_ref().map_or(0, |b| b.warnings.len());
-            if warns(p) > warns(b) {
-                out.push(format!("{id}: the patched kernel warns at boot"));
-            }
+            out.extend(new_splats(&id, b, p));
             let child = |r: &Record| r.boot.as_ref().and_then(|b| b.child);
             if child(b) == Some(0) && child(p) != Some(0) {
                 out.push(format!("{id}: exec/exit in the patched guest fails"));
             }
             let work = |r: &Record| r.boot.as_ref().and_then(|b| b.workload.clone());
             out.extend(workload(c, work(b).as_ref(), work(p).as_ref(), p.status));
+        }
+    }
+    out
+}
+
+/// Kernel reports of the patched boot that the base boot does not have
+/// (compared by `Splat::key`, as a multiset): each one a regression.
+fn new_splats(id: &str, base: &Record, patched: &Record) -> Vec<String> {
+    let splats = |r: &Record| {
+        r.boot
+            .as_ref()
+            .map(|b| b.splats.clone())
+            .unwrap_or_default()
+    };
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in splats(base) {
+        *seen.entry(s.key()).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for s in splats(patched) {
+        match seen.get_mut(&s.key()) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => out.push(format!(
+                "{id}: the patched kernel reports {}: {}{}",
+                s.kind,
+                s.title,
+                s.frames
+                    .first()
+                    .map(|f| format!(" (in {f})"))
+                    .unwrap_or_default()
+            )),
         }
     }
     out
@@ -173,7 +201,10 @@ mod tests {
     fn boot(res: &Results, id: &str, tree: &str, w: Option<WorkloadData>, warnings: usize) {
         let mut b = BootData::not_run(BootOutcome::Booted, String::new());
         b.workload = w;
-        b.warnings = vec!["WARNING: x".into(); warnings];
+        let warning = "------------[ cut here ]------------\n\
+            WARNING: mm/mmap_lock.c:338 at lock_vma_under_rcu+0xda/0x100, CPU#0: init/1\n\
+            ---[ end trace 0000000000000000 ]---\n";
+        b.splats = crate::boot::splat::parse(&warning.repeat(warnings));
         b.child = Some(0);
         let r = Record {
             boot: Some(b),
@@ -221,14 +252,16 @@ mod tests {
             Some(work(3, Some((2, 9)))),
             0,
         );
-        // UP MMU whose patched faults never took the lock, and that warns.
-        boot(&res, "arm-up-mmu", "base", Some(work(0, None)), 0);
+        // UP MMU whose patched faults never took the lock, and that warns
+        // once more than base (which had the same warning once: shown, but
+        // not new).
+        boot(&res, "arm-up-mmu", "base", Some(work(0, None)), 1);
         boot(
             &res,
             "arm-up-mmu",
             "patched",
             Some(work(0, Some((7, 7)))),
-            1,
+            2,
         );
         let cells: Vec<Cell> = ["x86-up-mmu", "x86-smp-mmu", "arm-up-mmu"]
             .iter()
@@ -239,7 +272,8 @@ mod tests {
             r,
             [
                 "x86-smp-mmu: guest workload: 3 of 100 operations failed on patched",
-                "arm-up-mmu: the patched kernel warns at boot",
+                "arm-up-mmu: the patched kernel reports warning: WARNING: mm/mmap_lock.c:338 \
+                 at lock_vma_under_rcu+0xda/0x100, CPU#0: init/1",
                 "arm-up-mmu: no page fault of the patched guest's workload was handled \
                  under a per-VMA lock (vma_lock_success +0)",
             ],

@@ -7,6 +7,7 @@ pub mod console;
 pub mod cpio;
 pub mod flat;
 pub mod run;
+pub mod splat;
 pub mod workload;
 
 use crate::arch::Arch;
@@ -321,7 +322,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
     let mut cmd = Command::new(qemu);
     cmd.args(args);
     let res = proc::run_watched(cmd, log, limits.total, limits.silence, |text| {
-        let c = console::Console::read(text);
+        let c = console::Console::markers(text);
         let done = c.finished();
         if c.result.is_some() && marker_at.is_none() {
             marker_at = Some(start.elapsed().as_secs_f64());
@@ -330,7 +331,9 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         done
     });
     let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
-    let c = seen.unwrap_or_else(|| console::Console::read(&text));
+    // The splats are read once, from the whole console.
+    let c = console::Console::read(&text);
+    drop(seen);
     let outcome = match (&res, &c) {
         (_, c) if c.result.is_some() => BootOutcome::Booted,
         (_, c) if c.panic.is_some() => BootOutcome::Panic,
@@ -348,6 +351,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         key: String::new(),
         child: c.child,
         warnings: c.warnings.clone(),
+        splats: c.splats.clone(),
         workload: workload::parse(&text),
         reason: match &res {
             Err(e) => Some(format!("cannot start {qemu}: {e}")),
