@@ -108,7 +108,7 @@ impl Scratch {
             hunk: hunk.to_string(),
             msg: msg.to_string(),
         };
-        let diff = Diff::from_buffer(m.diff.as_bytes())
+        let diff = Diff::from_buffer(&m.diff)
             .map_err(|e| conflict("-", "-", &format!("cannot parse diff: {}", e.message())))?;
         let last_file = RefCell::new(String::new());
         let last_hunk = RefCell::new(String::new());
@@ -147,12 +147,8 @@ impl Scratch {
         let tree_id = index.write_tree_to(&self.repo)?;
         let tree = self.repo.find_tree(tree_id)?;
         let (secs, offset) = m.date.unwrap_or((parent.time().seconds(), 0));
-        let name = if m.author_name.is_empty() {
-            &m.author_email
-        } else {
-            &m.author_name
-        };
-        let author = Signature::new(name, &m.author_email, &Time::new(secs, offset))?;
+        let (name, email) = m.git_author();
+        let author = Signature::new(name, email, &Time::new(secs, offset))?;
         let committer =
             Signature::new("vmamatrix", "vmamatrix@localhost", &Time::new(secs, offset))?;
         let message = if m.message.is_empty() {

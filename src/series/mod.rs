@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 pub struct Patch {
     pub number: usize,
     pub source: PathBuf,
+    /// The line of `source` where the patch's mail starts (from 1).
+    pub line: usize,
     pub mail: Mail,
 }
 
@@ -52,7 +54,12 @@ pub struct PatchInfo {
 }
 
 impl Series {
-    /// Read a format-patch directory (`*.patch`, sorted by name) or an mbox.
+    /// Read a format-patch directory (`*.patch`, `*.mbox`, `*.eml`, sorted by
+    /// name) or an mbox, and check it before anything is written: every
+    /// diff parses, no path leaves the tree, every author and message can be
+    /// a git commit's. Bad input is `Error::SeriesParse` or
+    /// `Error::PathEscape` (exit code 4), naming the file and the line of the
+    /// message or the patch.
     pub fn load(path: &Path) -> Result<Series> {
         let mut mails = Vec::new();
         if path.is_dir() {
@@ -66,28 +73,14 @@ impl Series {
                 .collect();
             files.sort();
             for f in files {
-                let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
-                for raw in mail::split_mbox(&text) {
-                    let m = mail::parse_mail(raw).map_err(|msg| Error::SeriesParse {
-                        path: f.clone(),
-                        msg,
-                    })?;
-                    mails.push((f.clone(), m));
-                }
+                read_mails(&f, &mut mails)?;
             }
         } else {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            for (i, raw) in mail::split_mbox(&text).into_iter().enumerate() {
-                let m = mail::parse_mail(raw).map_err(|msg| Error::SeriesParse {
-                    path: path.to_path_buf(),
-                    msg: format!("message {}: {msg}", i + 1),
-                })?;
-                mails.push((path.to_path_buf(), m));
-            }
+            read_mails(path, &mut mails)?;
         }
         let mut cover = None;
         let mut patches = Vec::new();
-        for (source, m) in mails {
+        for (source, line, m) in mails {
             if m.is_cover_letter() {
                 if cover.is_none() && patches.is_empty() {
                     cover = Some(m);
@@ -97,6 +90,7 @@ impl Series {
             patches.push(Patch {
                 number: patches.len() + 1,
                 source,
+                line,
                 mail: m,
             });
         }
@@ -111,7 +105,7 @@ impl Series {
         for p in &patches {
             h.update(p.mail.subject.as_bytes());
             h.update([0]);
-            h.update(p.mail.diff.as_bytes());
+            h.update(&p.mail.diff);
             h.update([0]);
         }
         let hash = hex(&h.finalize());
@@ -122,21 +116,63 @@ impl Series {
             hash,
         };
         series.check_paths()?;
+        series.check_commits()?;
         Ok(series)
     }
 
-    /// Refuse any patch whose paths leave the tree, before anything is written.
+    /// Refuse any patch whose paths leave the tree, before anything is
+    /// written: the paths the diff headers name, and the paths git2 itself
+    /// makes of them (unquoted, prefix stripped) when it applies the diff.
+    /// A diff git2 cannot parse is refused here too.
     pub fn check_paths(&self) -> Result<()> {
         for p in &self.patches {
+            let refuse = |path: &str, why: &str| Error::PathEscape {
+                number: p.number,
+                subject: p.mail.subject.clone(),
+                msg: format!(
+                    "path {path:?} {why} (in {}, mail at line {})",
+                    p.source.display(),
+                    p.line
+                ),
+            };
             for path in diff_paths(&p.mail.diff) {
                 if let Some(why) = bad_path(&path) {
-                    return Err(Error::PathEscape {
-                        number: p.number,
-                        subject: p.mail.subject.clone(),
-                        msg: format!("path {path:?} {why} (in {})", p.source.display()),
-                    });
+                    return Err(refuse(&path, why));
                 }
             }
+            let diff = git2::Diff::from_buffer(&p.mail.diff)
+                .map_err(|e| p.bad(&format!("the diff cannot be parsed: {}", e.message())))?;
+            for d in diff.deltas() {
+                for f in [d.old_file(), d.new_file()] {
+                    let Some(path) = f.path_bytes() else { continue };
+                    let path = String::from_utf8_lossy(path);
+                    if path == "/dev/null" {
+                        continue;
+                    }
+                    if let Some(why) = bad_path(&path) {
+                        return Err(refuse(&path, why));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every patch can become a commit: git accepts its author, and its
+    /// subject and message hold no NUL byte.
+    fn check_commits(&self) -> Result<()> {
+        for p in &self.patches {
+            let m = &p.mail;
+            if m.subject.contains('\0') || m.message.contains('\0') {
+                return Err(p.bad("the commit message contains a NUL byte"));
+            }
+            let (name, email) = m.git_author();
+            git2::Signature::new(name, email, &git2::Time::new(0, 0)).map_err(|e| {
+                p.bad(&format!(
+                    "author {name:?} <{email}> cannot be a git author: {}",
+                    e.message()
+                ))
+            })?;
         }
         Ok(())
     }
@@ -182,41 +218,146 @@ impl Series {
     }
 }
 
-/// The paths named by a diff's headers (both sides).
-pub fn diff_paths(diff: &str) -> Vec<String> {
+impl Patch {
+    /// A series error about this patch, naming its file and line.
+    fn bad(&self, msg: &str) -> Error {
+        Error::SeriesParse {
+            path: self.source.clone(),
+            msg: format!(
+                "patch {} \"{}\" (mail at line {}): {msg}",
+                self.number, self.mail.subject, self.line
+            ),
+        }
+    }
+}
+
+/// Every mail of one file, with the line it starts at.
+fn read_mails(file: &Path, out: &mut Vec<(PathBuf, usize, Mail)>) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    for (k, (line, raw)) in mail::split_mbox(&bytes).into_iter().enumerate() {
+        let m = mail::parse_mail(raw).map_err(|msg| Error::SeriesParse {
+            path: file.to_path_buf(),
+            msg: format!("message {} (line {line}): {msg}", k + 1),
+        })?;
+        out.push((file.to_path_buf(), line, m));
+    }
+    Ok(())
+}
+
+/// The paths named by a diff's file headers (both sides; `/dev/null` left
+/// out), C-quoted names unquoted, `a/` and `b/` stripped. Lines inside hunks
+/// are content, not headers, and are skipped.
+pub fn diff_paths(diff: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    for line in diff.lines() {
-        if let Some(rest) = line.strip_prefix("diff --git ") {
-            // "a/X b/Y": split at " b/" (paths with spaces are rare in kernels).
-            if let Some((a, b)) = rest.split_once(" b/") {
-                out.push(a.strip_prefix("a/").unwrap_or(a).to_string());
-                out.push(b.to_string());
-            } else {
-                out.push(rest.to_string());
-            }
+    let mut in_header = false;
+    let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    for line in diff.split(|&b| b == b'\n') {
+        if let Some(rest) = line.strip_prefix(b"diff --git ") {
+            in_header = true;
+            out.extend(git_header_paths(rest).iter().map(|p| text(p)));
+        } else if !in_header {
+            continue;
+        } else if line.starts_with(b"@@ ") {
+            in_header = false;
         } else if let Some(p) = line
-            .strip_prefix("--- ")
-            .or_else(|| line.strip_prefix("+++ "))
+            .strip_prefix(b"--- ")
+            .or_else(|| line.strip_prefix(b"+++ "))
         {
-            let p = p.split('\t').next().unwrap_or(p);
-            if p != "/dev/null" {
-                let p = p
-                    .strip_prefix("a/")
-                    .or_else(|| p.strip_prefix("b/"))
-                    .unwrap_or(p);
-                out.push(p.to_string());
+            let p = match unquote(p) {
+                Some((p, _)) => p,
+                None => p.split(|&b| b == b'\t').next().unwrap_or(p).to_vec(),
+            };
+            if p != b"/dev/null" {
+                out.push(text(strip_side(&p)));
             }
-        } else if let Some(p) = ["rename from ", "rename to ", "copy from ", "copy to "]
-            .iter()
-            .find_map(|k| line.strip_prefix(k))
+        } else if let Some(p) = [
+            &b"rename from "[..],
+            b"rename to ",
+            b"rename old ",
+            b"rename new ",
+            b"copy from ",
+            b"copy to ",
+        ]
+        .iter()
+        .find_map(|k| line.strip_prefix(*k))
         {
-            out.push(p.to_string());
+            out.push(text(&unquote(p).map_or_else(|| p.to_vec(), |(p, _)| p)));
         }
     }
     out.dedup();
     out
 }
 
+/// The two paths of `diff --git a/X b/Y` (either may be C-quoted).
+fn git_header_paths(rest: &[u8]) -> Vec<Vec<u8>> {
+    if let Some((a, after)) = unquote(rest) {
+        let b = after.strip_prefix(b" ").unwrap_or(after);
+        let b = unquote(b).map_or_else(|| b.to_vec(), |(b, _)| b);
+        return vec![strip_side(&a).to_vec(), strip_side(&b).to_vec()];
+    }
+    // "a/X b/Y": split at " b/" or before a quoted second name (paths with
+    // spaces are rare in kernels); else the whole rest is one name.
+    let split = find(rest, b" b/").or_else(|| find(rest, b" \""));
+    match split {
+        Some(i) => {
+            let b = &rest[i + 1..];
+            let b = unquote(b).map_or_else(|| b.to_vec(), |(b, _)| b);
+            vec![strip_side(&rest[..i]).to_vec(), strip_side(&b).to_vec()]
+        }
+        None => vec![rest.to_vec()],
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn strip_side(p: &[u8]) -> &[u8] {
+    p.strip_prefix(b"a/")
+        .or_else(|| p.strip_prefix(b"b/"))
+        .unwrap_or(p)
+}
+
+/// A C-quoted name as git writes unusual paths (`"a/caf\303\251.c"`):
+/// the unquoted bytes and what follows the closing quote. None when `s`
+/// does not start with a quote or the quote is not closed.
+fn unquote(s: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    let mut rest = s.strip_prefix(b"\"")?;
+    let mut out = Vec::new();
+    loop {
+        let (&c, r) = rest.split_first()?;
+        rest = r;
+        match c {
+            b'"' => return Some((out, rest)),
+            b'\\' => {
+                let (&e, r) = rest.split_first()?;
+                rest = r;
+                let byte = match e {
+                    b'a' => 7,
+                    b'b' => 8,
+                    b't' => b'\t',
+                    b'n' => b'\n',
+                    b'v' => 11,
+                    b'f' => 12,
+                    b'r' => b'\r',
+                    b'0'..=b'3' => {
+                        let d = |i: usize| rest.get(i).filter(|c| (b'0'..=b'7').contains(c));
+                        let (d1, d2) = (d(0)?, d(1)?);
+                        rest = &rest[2..];
+                        ((e - b'0') << 6) | ((d1 - b'0') << 3) | (d2 - b'0')
+                    }
+                    other => other,
+                };
+                out.push(byte);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Why a path from a diff may not be applied, if it may not: it must stay
+/// in the tree and out of `.git` (in any case, as git itself refuses it),
+/// with no empty, `.` or `..` component.
 fn bad_path(p: &str) -> Option<&'static str> {
     if p.starts_with('/') {
         return Some("is absolute");
@@ -225,8 +366,11 @@ fn bad_path(p: &str) -> Option<&'static str> {
         if comp == ".." {
             return Some("leaves the tree through '..'");
         }
-        if comp == ".git" {
+        if comp.eq_ignore_ascii_case(".git") {
             return Some("writes into .git");
+        }
+        if comp.is_empty() || comp == "." {
+            return Some("has an empty or '.' component");
         }
     }
     None
@@ -244,7 +388,25 @@ mod tests {
     fn paths_from_diff_headers() {
         let d = "diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1 +1 @@\n-x\n+y\n\
                  diff --git a/x b/y\nrename from x\nrename to y\n";
-        assert_eq!(diff_paths(d), vec!["mm/a.c", "x", "y", "x", "y"]);
+        assert_eq!(diff_paths(d.as_bytes()), vec!["mm/a.c", "x", "y", "x", "y"]);
+    }
+
+    #[test]
+    fn paths_are_headers_only_and_unquoted() {
+        // A removed line "-- ../x" reads "--- ../x": content, not a header.
+        let d = b"diff --git a/sql/q.sql b/sql/q.sql\n--- a/sql/q.sql\n+++ b/sql/q.sql\n\
+                  @@ -1,2 +1 @@\n--- ../x\n+++ /etc\n \n\
+                  diff --git \"a/caf\\303\\251 \\\"x\\\".c\" \"b/caf\\303\\251 \\\"x\\\".c\"\n\
+                  new file mode 100644\n--- /dev/null\n+++ \"b/caf\\303\\251 \\\"x\\\".c\"\n";
+        assert_eq!(diff_paths(d), vec!["sql/q.sql", "caf\u{e9} \"x\".c"]);
+        assert_eq!(
+            unquote(b"\"a\\tb\\056\" rest"),
+            Some((b"a\tb.".to_vec(), &b" rest"[..]))
+        );
+        assert_eq!(unquote(b"\"open"), None);
+        assert_eq!(unquote(b"\"bad\\9\""), Some((b"bad9".to_vec(), &b""[..])));
+        assert_eq!(unquote(b"\"short\\1\""), None);
+        assert_eq!(unquote(b"plain"), None);
     }
 
     #[test]
@@ -255,5 +417,10 @@ mod tests {
         assert!(bad_path(".git/config").is_some());
         assert!(bad_path("mm/vma.c").is_none());
         assert!(bad_path("tools/testing/vma/..c").is_none());
+        assert!(bad_path("mm/.GIT/config").is_some());
+        assert!(bad_path("mm//x").is_some());
+        assert!(bad_path("./mm/x").is_some());
+        assert!(bad_path("").is_some());
+        assert!(bad_path(".gitignore").is_none());
     }
 }
