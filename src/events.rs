@@ -59,6 +59,8 @@ pub enum Event {
         cells: Vec<String>,
         selected: Vec<String>,
     },
+    /// The shared source directory is being brought to `tree`.
+    TreeSwitching { tree: Tree, commit: String },
     /// The shared source directory now holds `tree`.
     TreeReady {
         tree: Tree,

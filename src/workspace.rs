@@ -89,6 +89,10 @@ impl Prepared {
     /// Bring the shared source directory to `commit`.
     pub fn checkout(&self, tree: &Tree, commit: &str, sink: &dyn Sink) -> Result<()> {
         let t = Instant::now();
+        sink.event(Event::TreeSwitching {
+            tree: tree.clone(),
+            commit: commit.to_string(),
+        });
         let how = series::export_tree(&self.scratch, commit, &self.src())?;
         sink.event(Event::TreeReady {
             tree: tree.clone(),

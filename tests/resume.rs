@@ -248,6 +248,107 @@ fn sigkill_at_random_moments_loses_nothing() {
     assert!(!cached("patched", "build"));
 
     shards_merged_equal_the_unsharded_run(&s);
+    killed_during_the_tree_switch(&s, vma["base"].as_u64().unwrap());
+}
+
+/// vm_area_struct of x86-up-mmu in the latest run of `results`, per tree.
+fn vma_sizes(s: &Setup, results: &Path) -> (Option<u64>, Option<u64>) {
+    let out = s
+        .vm()
+        .args(["report", "--format", "json"])
+        .arg("--results")
+        .arg(results)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "x86-up-mmu")
+        .unwrap()
+        .clone();
+    let vma = &row["structs"][0];
+    (vma["base"].as_u64(), vma["patched"].as_u64())
+}
+
+/// A run SIGKILLed while the shared source directory is half-way from
+/// base to patched (the switch slowed down by a test knob, the kill sent
+/// once the switch has written its first file), then a run of base: base
+/// must be measured from base's sources, not from the half-patched tree the
+/// kill left (the stamp then said base with a pending patched), and a run
+/// of both trees after it gives the uninterrupted result.
+fn killed_during_the_tree_switch(s: &Setup, base_size: u64) {
+    let results = tempfile::tempdir().unwrap();
+    let run = |trees: &str| {
+        let mut c = s.vm();
+        c.args(["run", "--structs-only", "--only", "x86-up-mmu", "--force"])
+            .args(["--trees", trees])
+            .arg("--kernel")
+            .arg(&s.kernel)
+            .arg("--series")
+            .arg(&s.series)
+            .arg("--results")
+            .arg(results.path());
+        c
+    };
+    // Source at base.
+    let out = run("base").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Switch to patched, killed in the pause after its first file.
+    let mut child = run("patched")
+        .env("VMAMATRIX_TEST_SWITCH_PAUSE_MS", "600000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "the run ended before switching: {seen}");
+        seen.push_str(&line);
+        if line.contains("source: switching to patched") {
+            break;
+        }
+    }
+    // The one file of the vma-grow series is written before the pause; the
+    // stamp names both ends as long as the switch is under way.
+    let stamp = s.cache.path().join("work");
+    let stamp = std::fs::read_dir(&stamp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("src.commit"))
+        .find(|p| p.exists())
+        .unwrap();
+    let t = Instant::now();
+    while std::fs::read_to_string(&stamp)
+        .unwrap()
+        .split_whitespace()
+        .count()
+        < 2
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the switch never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The next run asks for base again: it must measure base.
+    let out = run("base").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(vma_sizes(s, results.path()).0, Some(base_size));
+    // And both trees after it: the uninterrupted result.
+    let out = run("base,patched").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        vma_sizes(s, results.path()),
+        (Some(base_size), Some(base_size + 8))
+    );
 }
 
 /// `report --format json` of a run directory, rows only.

@@ -68,6 +68,11 @@ pub fn describe(e: &Event) -> Option<String> {
             selected.len(),
             cells.len()
         ),
+        Event::TreeSwitching { tree, commit } => format!(
+            "source: switching to {} ({})",
+            tree.name(),
+            &commit[..12.min(commit.len())]
+        ),
         Event::TreeReady {
             tree,
             commit,

@@ -89,11 +89,31 @@ pub fn export_tree(repo_path: &Path, commit: &str, dir: &Path) -> Result<Export>
         // mtime), so make rebuilds only what really changed.
         writes.retain(|(rel, oid, _)| !same_content(&dir.join(rel), *oid));
         let n = removes + writes.len();
-        write_entries(repo_path, dir, &writes)?;
+        match switch_pause() {
+            // Tests kill a run in the middle of a switch: one file at a
+            // time, with a pause after each.
+            Some(pause) => {
+                for w in &writes {
+                    write_entries(repo_path, dir, std::slice::from_ref(w))?;
+                    std::thread::sleep(pause);
+                }
+            }
+            None => write_entries(repo_path, dir, &writes)?,
+        }
         write_stamp(format!("{commit}\n"))?;
         return Ok(Export::Incremental(n));
     }
     full_export(repo_path, &target, commit, dir, &stamp)
+}
+
+/// `VMAMATRIX_TEST_SWITCH_PAUSE_MS`: a pause after each file written by an
+/// incremental switch, so that tests can interrupt one half-way.
+fn switch_pause() -> Option<std::time::Duration> {
+    std::env::var("VMAMATRIX_TEST_SWITCH_PAUSE_MS")
+        .ok()?
+        .parse()
+        .ok()
+        .map(std::time::Duration::from_millis)
 }
 
 /// Whether the file at `path` already holds blob `oid`.
