@@ -149,7 +149,7 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
 /// (`common` names it too), and that run's directory.
 fn latest_report(common: &[&str], results: &Path) -> (Value, std::path::PathBuf) {
     let mut args = vec!["report", "--format", "json", "--struct-size"];
-    args.extend(report_args(&common));
+    args.extend(report_args(common));
     let (code, out, err) = vmamatrix(&args);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
