@@ -1,14 +1,19 @@
 //! End to end on the real Linux 7.3.4 tree with the real toolchain and QEMU:
 //! plan all 28 cells; run x86-up-mmu and riscv-up-nommu (default fragments
-//! plus the lean overlay of tests/fixtures/lean.toml) with a test series that
-//! grows struct vm_area_struct by one word. Both base kernels build under one
-//! jobserver and boot to vmamatrix's /init under QEMU (riscv NOMMU with a FLAT
-//! /init); the x86 patched kernel builds in the same build directory, boots,
-//! and its measured delta agrees with pahole; riscv NOMMU patched goes through
-//! the struct-size fast path (one full kernel build less for CI); the vma
-//! tests pass on the host and in the x86 guest for both trees. Then, in the
-//! build directory that run left, `--per-patch` on a series whose patch 3
-//! breaks the build and patch 4 repairs it must name patch 3.
+//! plus the lean overlay of tests/fixtures/lean.toml). Both base kernels
+//! build under one jobserver and boot to vmamatrix's /init under QEMU (riscv
+//! NOMMU with a FLAT /init), where the VMA workload runs with no failed
+//! operation. riscv NOMMU patched (a test series that grows struct
+//! vm_area_struct by one word) goes through the struct-size fast path. The
+//! x86 patched kernel is the real series of patches/ plus a test patch that
+//! warns on a path only the workload reaches (tests/fixtures/wx-warn): it
+//! builds in the same build directory, boots, its workload's page faults are
+//! handled under the per-VMA lock that the series makes new on UP (the
+//! vma_lock_* counters), the warning comes out as a regression of the patched
+//! kernel, and the measured sizes agree with pahole. The vma tests pass on
+//! the host and in the x86 guest for both trees. Then, in the build
+//! directory that run left, `--per-patch` on a series whose patch 3 breaks
+//! the build and patch 4 repairs it must name patch 3.
 //! Needs `scripts/setup.sh` to have run.
 
 mod common;
@@ -199,14 +204,15 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     // binder): smaller kernels, the same pipeline.
     let lean = root().join("tests/fixtures/lean.toml");
     let common = run_args(&lean, &k, &series, results.path());
-    let run = |extra: &[&str]| {
+    let run_expecting = |want: i32, extra: &[&str], common: [&str; 8]| {
         let mut args = vec!["run"];
         args.extend(extra);
         args.extend(common);
         let (code, _out, err) = vmamatrix(&args);
-        assert_eq!(code, 0, "{err}");
+        assert_eq!(code, want, "{err}");
         latest_report(&common, results.path())
     };
+    let run = |extra: &[&str]| run_expecting(0, extra, common);
 
     // 1. Both cells' base kernels at once under one make jobserver of
     // --jobs slots: the real kernel build exercises it, and one cell's boot
@@ -251,6 +257,18 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         "{nommu}"
     );
     host_vma_tests_passed(&base_dir, "base");
+    // The VMA workload ran in both guests (riscv as a FLAT NOMMU binary) with
+    // no failed operation, and read /proc/vmstat: base UP kernels have no
+    // per-VMA lock, so no vma_lock_* counters.
+    for (id, mode) in [("x86-up-mmu", "mmu"), ("riscv-up-nommu", "nommu")] {
+        let w = &row(&v, id)["workload"][0];
+        assert_eq!(w["mode"], mode, "{id}: {w}");
+        assert_eq!(w["finished"], true, "{id}: {w}");
+        assert_eq!(w["failed"], 0, "{id}: {w}");
+        assert_eq!(w["exit"], 0, "{id}: {w}");
+        assert!(w["total"].as_u64().unwrap() > 100, "{id}: {w}");
+        assert!(w["before"].is_null() && w["after"].is_null(), "{id}: {w}");
+    }
     // The overlay directory's fragment came last and was honoured.
     let conf: Value = serde_json::from_str(
         &std::fs::read_to_string(base_dir.join("x86-up-mmu/base/configure.json")).unwrap(),
@@ -281,10 +299,32 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         "--structs-only booted"
     );
 
-    // 3. x86 patched, in the build directory the base build left: it boots
-    // and passes the vma tests, the VMA grew by the series' one word, and
-    // pahole agrees with what vmamatrix read from the probe's DWARF.
-    let (v, dir) = run(&["--only", "x86-up-mmu", "--trees", "patched", "--force"]);
+    // 3. x86 patched with the real series plus a test patch that warns on a
+    // W+X mprotect (only the workload asks for one), in the build directory
+    // the base build left: it boots and passes the vma tests, the workload's
+    // faults took the per-VMA lock the series makes new on UP, the warning
+    // is a regression of the patched kernel (exit 1), and pahole agrees
+    // with what vmamatrix read from the probe's DWARF.
+    let real = tempfile::tempdir().unwrap();
+    for dir in [
+        root().join("patches"),
+        root().join("tests/fixtures/wx-warn"),
+    ] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            std::fs::copy(e.path(), real.path().join(e.file_name())).unwrap();
+        }
+    }
+    let common3 = run_args(&lean, &k, real.path(), results.path());
+    // Base comes from the cache step 1 filled (base records do not depend
+    // on the series): only the patched tree is built and booted, and the
+    // regressions compare it with base in one run.
+    let (v, dir) = run_expecting(1, &["--only", "x86-up-mmu"], common3);
+    assert_eq!(row(&v, "x86-up-mmu")["build"][0], "ok");
+    let base_build: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("x86-up-mmu/base/build.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(base_build["cached"], true, "base rebuilt: {base_build}");
     let x86 = row(&v, "x86-up-mmu");
     assert_eq!(x86["build"][1], "ok", "{x86}");
     assert!(
@@ -296,10 +336,32 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         "{x86}"
     );
     host_vma_tests_passed(&dir, "patched");
+    let w = &x86["workload"][1];
+    assert_eq!(
+        (w["finished"].clone(), w["failed"].clone()),
+        (true.into(), 0.into()),
+        "{w}"
+    );
+    let took = w["after"]["success"].as_u64().unwrap() - w["before"]["success"].as_u64().unwrap();
+    assert!(took > 0, "no fault under the per-VMA lock: {w}");
+    let regressions = v["run"]["regressions"].to_string();
+    assert!(
+        regressions
+            .contains("x86-up-mmu: the patched kernel reports warning: WARNING: mm/mprotect.c:"),
+        "{regressions}"
+    );
+    let boot: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("x86-up-mmu/patched/boot.json")).unwrap(),
+    )
+    .unwrap();
+    let splat = &boot["boot"]["splats"][0];
+    assert_eq!(splat["kind"], "warning", "{boot}");
+    assert!(
+        splat["frames"].to_string().contains("mprotect"),
+        "the call trace names the syscall: {splat}"
+    );
     let vma = size(x86, "vm_area_struct", 1);
-    assert_eq!(vma, size(&x86_base, "vm_area_struct", 0) + 8, "{x86}");
     let mm = size(x86, "mm_struct", 1);
-    assert_eq!(mm, size(&x86_base, "mm_struct", 0), "{x86}");
     let rec: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("x86-up-mmu/patched/measure.json")).unwrap(),
     )
@@ -314,6 +376,10 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     let probe = Path::new(bdir).join("vmamatrix-probe.o");
     assert_eq!(pahole_size(&probe, "vm_area_struct"), vma);
     assert_eq!(pahole_size(&probe, "mm_struct"), mm);
+    assert_eq!(
+        size(&x86_base, "vm_area_struct", 0),
+        size(x86, "vm_area_struct", 0)
+    );
 
     per_patch_names_the_patch_that_breaks_the_build(&k, &lean);
 }
