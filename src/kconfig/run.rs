@@ -79,10 +79,14 @@ pub fn configure(
     let fragments: Vec<String> = frags.iter().map(|f| super::fragment_label(f)).collect();
     if !outcome.success() {
         let tail = tail_lines(&log, 15);
-        let verdict = Verdict::failed(format!(
-            "Kconfig failed ({outcome}): {}",
-            tail.last().map(String::as_str).unwrap_or("no output")
-        ));
+        // The last line that is Kconfig's, not make's own.
+        let said = tail
+            .iter()
+            .rev()
+            .find(|l| !l.starts_with("make") && !l.trim().is_empty())
+            .map(String::as_str)
+            .unwrap_or("no output");
+        let verdict = Verdict::failed(format!("Kconfig failed ({outcome}): {said}"));
         r.status = Status::Failed;
         r.configure = Some(ConfigureData {
             fragments,
