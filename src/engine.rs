@@ -105,6 +105,12 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         trees: trees.iter().map(|(t, _)| t.name()).collect(),
         first_bad: Default::default(),
         shard: opts.shard,
+        configs: p
+            .matrix
+            .configs
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect(),
     };
     results.write_summary(&summary)?;
     sink.event(Event::RunStarted {

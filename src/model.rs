@@ -39,6 +39,9 @@ pub struct RunSummary {
     /// `(K, N)` when this run is shard K of N.
     #[serde(default)]
     pub shard: Option<(usize, usize)>,
+    /// The Kconfig fragment directories, base first, overlays after.
+    #[serde(default)]
+    pub configs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

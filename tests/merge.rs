@@ -47,6 +47,7 @@ fn run(
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: Some(shard),
+        configs: vec![],
     };
     for c in selected {
         for (tree, st) in [("base", Status::Ok), ("patched", Status::Failed)] {

@@ -50,6 +50,15 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         run.finished.as_deref().unwrap_or("(not finished)"),
         if run.interrupted { " (interrupted)" } else { "" },
     ));
+    if run.configs.len() > 1 {
+        s.push_str(&format!(
+            "Kconfig fragments: `{}` with the overlay(s) `{}`: sizes and boots of this run \
+             are of kernels with those options (a debug overlay makes VMAs bigger), \
+             not production figures.\n\n",
+            run.configs[0],
+            run.configs[1..].join("`, `")
+        ));
+    }
     if let Some(w) = coverage_warning(r) {
         s.push_str(&w);
     }

@@ -101,6 +101,7 @@ mod tests {
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
             shard: None,
+            configs: vec![],
         };
         for (tree, size, warn) in [("base", 160, 0), ("patched", 168, 1)] {
             let mut c = record("x86-up-mmu", tree, Stage::Configure, Status::Ok);
