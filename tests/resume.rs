@@ -202,29 +202,9 @@ fn sigkill_at_random_moments_loses_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rep = s
-        .vm()
-        .args(["report", "--format", "json"])
-        .arg("--results")
-        .arg(s.results.path())
-        .output()
-        .unwrap();
-    assert!(rep.status.success(), "{rep:?}");
-    let v: Value = serde_json::from_slice(&rep.stdout).unwrap();
-    let row = v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "x86-up-mmu")
-        .unwrap()
-        .clone();
-    let vma = &row["structs"][0];
-    assert_eq!(vma["name"], "vm_area_struct", "{row}");
-    assert_eq!(
-        vma["patched"].as_u64().unwrap(),
-        vma["base"].as_u64().unwrap() + 8,
-        "{row}"
-    );
+    let (base_size, patched_size) = vma_sizes(&s, s.results.path());
+    let base_size = base_size.unwrap();
+    assert_eq!(patched_size, Some(base_size + 8));
     assert_eq!(survivors(&needle), Vec::<String>::new());
 
     // Another series on the same base: the base results are reused, only
@@ -248,7 +228,7 @@ fn sigkill_at_random_moments_loses_nothing() {
     assert!(!cached("patched", "build"));
 
     shards_merged_equal_the_unsharded_run(&s);
-    killed_during_the_tree_switch(&s, vma["base"].as_u64().unwrap());
+    killed_during_the_tree_switch(&s, base_size);
 }
 
 /// vm_area_struct of x86-up-mmu in the latest run of `results`, per tree.
@@ -260,6 +240,7 @@ fn vma_sizes(s: &Setup, results: &Path) -> (Option<u64>, Option<u64>) {
         .arg(results)
         .output()
         .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = v["rows"]
         .as_array()
@@ -269,6 +250,7 @@ fn vma_sizes(s: &Setup, results: &Path) -> (Option<u64>, Option<u64>) {
         .unwrap()
         .clone();
     let vma = &row["structs"][0];
+    assert_eq!(vma["name"], "vm_area_struct", "{row}");
     (vma["base"].as_u64(), vma["patched"].as_u64())
 }
 
