@@ -29,7 +29,8 @@ pub struct Common {
     /// Kernel git tree (overrides matrix.toml `kernel`)
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
-    /// Series: format-patch directory or mbox (overrides `series`)
+    /// Series: format-patch directory, mbox, or `-` for an mbox on stdin
+    /// (`b4 am -o - MSGID | vmamatrix run --series -`) (overrides `series`)
     #[arg(long, value_name = "PATH")]
     pub series: Option<PathBuf>,
     /// Base revision in the kernel tree (overrides `base`)
@@ -141,14 +142,35 @@ pub enum Cmd {
     },
 }
 
+/// An mbox on stdin (`--series -`), kept in the cache under its hash so a
+/// run can be repeated and its results name a file.
+fn series_from_stdin() -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut data = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut data)
+        .map_err(|e| crate::Error::io("<stdin>", e))?;
+    let hash = crate::series::hex(&Sha256::digest(&data));
+    let path = matrix::cache_dir()
+        .join("stdin")
+        .join(format!("{}.mbox", &hash[..16]));
+    crate::store::write_atomic(&path, &data)?;
+    Ok(path)
+}
+
 fn load_matrix(c: &Common) -> Result<Matrix> {
     let path = c.matrix.clone().or_else(|| {
         let p = PathBuf::from("matrix.toml");
         p.is_file().then_some(p)
     });
+    let series = match &c.series {
+        Some(p) if p.as_os_str() == "-" => Some(series_from_stdin()?),
+        other => other.clone(),
+    };
     let ov = Overrides {
         kernel: c.kernel.clone(),
-        series: c.series.clone(),
+        series,
         results: c.results.clone(),
         base: c.base.clone(),
     };
@@ -169,6 +191,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 PlanFormat::Json => {
                     let v = serde_json::json!({
                         "base": p.applied.base,
+                        "base_source": p.base_source,
                         "patched": p.applied.head(),
                         "series": p.series.info(Some(&p.applied)),
                         "cells": cells,

@@ -105,6 +105,7 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         trees: trees.iter().map(|(t, _)| t.name()).collect(),
         first_bad: Default::default(),
         shard: opts.shard,
+        base_source: p.base_source.clone(),
         configs: p
             .matrix
             .configs

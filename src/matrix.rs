@@ -106,6 +106,8 @@ pub struct Matrix {
     pub file: Option<PathBuf>,
     pub kernel: PathBuf,
     pub base: String,
+    /// Where `base` came from: "--base", "matrix.toml" or "default".
+    pub base_from: &'static str,
     pub series: PathBuf,
     /// make variables selecting the toolchain, e.g. `["LLVM=-19"]`.
     pub toolchain: Vec<String>,
@@ -196,6 +198,11 @@ impl Matrix {
                 .clone()
                 .or_else(|| file.kernel.as_deref().map(rel))
                 .unwrap_or_else(|| cache_dir().join("linux")),
+            base_from: match (&ov.base, &file.base) {
+                (Some(_), _) => "--base",
+                (None, Some(_)) => "matrix.toml",
+                (None, None) => "default",
+            },
             base: ov
                 .base
                 .clone()

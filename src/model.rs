@@ -39,6 +39,10 @@ pub struct RunSummary {
     /// `(K, N)` when this run is shard K of N.
     #[serde(default)]
     pub shard: Option<(usize, usize)>,
+    /// Why `base` is the base ("the series' base-commit trailer", "--base
+    /// \"v7.3\"", ...).
+    #[serde(default)]
+    pub base_source: String,
     /// The Kconfig fragment directories, base first, overlays after.
     #[serde(default)]
     pub configs: Vec<String>,

@@ -16,6 +16,8 @@ pub struct Prepared {
     pub matrix: Matrix,
     pub series: Series,
     pub applied: Applied,
+    /// Why this base: "--base", "the series' base-commit trailer", ...
+    pub base_source: String,
     /// vmamatrix's working directory for this kernel tree (source + builds).
     pub work: PathBuf,
     scratch: PathBuf,
@@ -34,7 +36,43 @@ impl Prepared {
             )));
         }
         let series = Series::load(&matrix.series)?;
-        let (scratch, base) = Scratch::open(&matrix.kernel, cache, &matrix.base)?;
+        // The base, as 0-day picks it: --base when given, else the series'
+        // base-commit trailer when the tree has that commit, else the
+        // matrix's base.
+        let trailer = series.base_commit().map(str::to_string);
+        let from_trailer = match (&trailer, matrix.base_from) {
+            (Some(c), from) if from != "--base" => {
+                let found = Scratch::open(&matrix.kernel, cache, c).ok();
+                if found.is_none() {
+                    sink.event(Event::Notice {
+                        msg: format!(
+                            "the series' base-commit {c} is not in {}; using {} base {:?}",
+                            matrix.kernel.display(),
+                            matrix.base_from,
+                            matrix.base
+                        ),
+                    });
+                }
+                found
+            }
+            _ => None,
+        };
+        let (scratch, base, base_source) = match from_trailer {
+            Some((s, b)) => (s, b, "the series' base-commit trailer".to_string()),
+            None => {
+                if trailer.is_none() {
+                    sink.event(Event::Notice {
+                        msg: format!(
+                            "the series has no base-commit trailer (git format-patch --base); using {} base {:?}",
+                            matrix.base_from, matrix.base
+                        ),
+                    });
+                }
+                let (s, b) = Scratch::open(&matrix.kernel, cache, &matrix.base)?;
+                let why = format!("{} base {:?}", matrix.base_from, matrix.base);
+                (s, b, why)
+            }
+        };
         let applied = scratch.apply(&series, &base)?;
         sink.event(Event::SeriesApplied {
             base: applied.base.clone(),
@@ -71,6 +109,7 @@ impl Prepared {
             matrix,
             series,
             applied,
+            base_source,
             work,
             scratch: scratch_path,
             _lock: lock,

@@ -29,6 +29,8 @@ fn run(
             path: "s".into(),
             hash: "h".repeat(64),
             cover_subject: None,
+            cover_message_id: None,
+            base_commit: None,
             patches: vec![],
         },
         structs: vec![],
@@ -48,6 +50,7 @@ fn run(
         first_bad: Default::default(),
         shard: Some(shard),
         configs: vec![],
+        base_source: String::new(),
     };
     for c in selected {
         for (tree, st) in [("base", Status::Ok), ("patched", Status::Failed)] {

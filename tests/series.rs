@@ -1578,3 +1578,54 @@ fn fuzz_series_reader_never_panics_and_fails_with_exit_4() {
     assert!(round_trips > cases / 5, "{round_trips}");
     assert!(escapes_refused > cases / 50, "{escapes_refused}");
 }
+
+/// The series' `base-commit:` trailer is the default base when the tree has
+/// it (as 0-day and b4 use it), `--base` still wins, and a series without
+/// the trailer gets a notice and the matrix's base.
+#[test]
+fn base_commit_trailer_picks_the_base() {
+    let f = fixture();
+    // The user's branch moved on: HEAD is not the series' base any more.
+    std::fs::write(f.repo.join("unrelated.txt"), "x\n").unwrap();
+    common::git(&f.repo, &["add", "unrelated.txt"]);
+    common::git(&f.repo, &["commit", "-q", "-m", "unrelated"]);
+    let head = common::git(&f.repo, &["rev-parse", "HEAD"]).trim().to_string();
+    // The same series with the trailer.
+    let with = f.dir.path().join("with-base");
+    std::fs::create_dir_all(&with).unwrap();
+    for e in std::fs::read_dir(&f.series).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let text = if text.contains("[PATCH 0/") {
+            text.replace("\n-- \n", &format!("\nbase-commit: {}\n-- \n", f.base))
+        } else {
+            text
+        };
+        std::fs::write(with.join(e.file_name()), text).unwrap();
+    }
+    let plan = |series: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(common::bin())
+            .args(["plan", "--format", "json", "--kernel"])
+            .arg(&f.repo)
+            .arg("--series")
+            .arg(series)
+            .args(extra)
+            .env("VMAMATRIX_CACHE", f.dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {err}"));
+        (v, err)
+    };
+    let (v, _) = plan(&with, &[]);
+    assert_eq!(v["base"], f.base.as_str());
+    assert_eq!(v["series"]["base_commit"], f.base.as_str());
+    assert_eq!(v["base_source"], "the series' base-commit trailer");
+    let (v, _) = plan(&with, &["--base", &head]);
+    assert_eq!(v["base"], head.as_str(), "--base wins");
+    // Without the trailer: the matrix base (HEAD), and a notice. The
+    // series applies to HEAD too (the new commit touches another file).
+    let (v, err) = plan(&f.series, &[]);
+    assert_eq!(v["base"], head.as_str());
+    assert!(err.contains("no base-commit trailer"), "{err}");
+}

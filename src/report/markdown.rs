@@ -38,9 +38,14 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
     let mut s = String::new();
     s.push_str(&format!("# vmamatrix run {}\n\n", run.run_id));
     s.push_str(&format!(
-        "- kernel: `{}` base `{}`\n- series: {} ({} patches, sha256 `{}`), patched `{}`\n- toolchain: `{}`\n- started {}, finished {}{}\n\n",
+        "- kernel: `{}` base `{}`{}\n- series: {} ({} patches, sha256 `{}`), patched `{}`\n- toolchain: `{}`\n- started {}, finished {}{}\n\n",
         run.kernel,
         &run.base[..12.min(run.base.len())],
+        if run.base_source.is_empty() {
+            String::new()
+        } else {
+            format!(" (from {})", run.base_source)
+        },
         run.series.cover_subject.as_deref().unwrap_or(&run.series.path),
         run.series.patches.len(),
         &run.series.hash[..16.min(run.series.hash.len())],

@@ -88,6 +88,8 @@ mod tests {
                 path: "patches".into(),
                 hash: "h".repeat(64),
                 cover_subject: Some("mm: things".into()),
+                cover_message_id: None,
+                base_commit: None,
                 patches: vec![],
             },
             structs: vec!["vm_area_struct".into()],
@@ -102,6 +104,7 @@ mod tests {
             first_bad: Default::default(),
             shard: None,
             configs: vec![],
+            base_source: String::new(),
         };
         for (tree, size, warn) in [("base", 160, 0), ("patched", 168, 1)] {
             let mut c = record("x86-up-mmu", tree, Stage::Configure, Status::Ok);

@@ -37,6 +37,11 @@ pub struct Mail {
     /// The diff, from the first `diff --git` line, as bytes for `git apply`
     /// (transfer-decoded, never charset-converted); empty for a cover letter.
     pub diff: Vec<u8>,
+    /// The Message-ID header, without its angle brackets.
+    pub message_id: Option<String>,
+    /// The `base-commit:` trailer `git format-patch --base` and b4 write
+    /// (in the cover letter, or after the last patch's diff).
+    pub base_commit: Option<String>,
 }
 
 impl Mail {
@@ -175,6 +180,14 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail, String> {
         Some(i) => strip_signature(&b[i..]).to_vec(),
         None => Vec::new(),
     };
+    let base_commit = b.split(|&c| c == b'\n').find_map(|l| {
+        let v = l.strip_prefix(b"base-commit: ")?;
+        let v = std::str::from_utf8(trim_end(v)).ok()?;
+        (v.len() == 40 && v.bytes().all(|c| c.is_ascii_hexdigit())).then(|| v.to_string())
+    });
+    let message_id = header(&parsed, "Message-ID", None)
+        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        .filter(|v| !v.is_empty());
     Ok(Mail {
         author_name: author.0,
         author_email: author.1,
@@ -183,6 +196,8 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail, String> {
         number,
         message: body.text(start..msg_end).trim().to_string(),
         diff,
+        message_id,
+        base_commit,
     })
 }
 

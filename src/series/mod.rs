@@ -41,6 +41,12 @@ pub struct SeriesInfo {
     pub path: String,
     pub hash: String,
     pub cover_subject: Option<String>,
+    /// The cover letter's Message-ID (what a reply is In-Reply-To).
+    #[serde(default)]
+    pub cover_message_id: Option<String>,
+    /// The series' `base-commit:` trailer.
+    #[serde(default)]
+    pub base_commit: Option<String>,
     pub patches: Vec<PatchInfo>,
 }
 
@@ -51,6 +57,8 @@ pub struct PatchInfo {
     pub author: String,
     pub files: Vec<String>,
     pub commit: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 impl Series {
@@ -190,11 +198,22 @@ impl Series {
         out
     }
 
+    /// The `base-commit:` trailer: the cover letter's, else the last
+    /// patch's (format-patch puts it there without a cover letter).
+    pub fn base_commit(&self) -> Option<&str> {
+        self.cover
+            .as_ref()
+            .and_then(|c| c.base_commit.as_deref())
+            .or_else(|| self.patches.iter().rev().find_map(|p| p.mail.base_commit.as_deref()))
+    }
+
     pub fn info(&self, applied: Option<&Applied>) -> SeriesInfo {
         SeriesInfo {
             path: self.path.display().to_string(),
             hash: self.hash.clone(),
             cover_subject: self.cover.as_ref().map(|c| c.subject.clone()),
+            cover_message_id: self.cover.as_ref().and_then(|c| c.message_id.clone()),
+            base_commit: self.base_commit().map(str::to_string),
             patches: self
                 .patches
                 .iter()
@@ -211,6 +230,7 @@ impl Series {
                         author: format!("{} <{}>", p.mail.author_name, p.mail.author_email),
                         files,
                         commit: applied.and_then(|a| a.commits.get(p.number - 1).cloned()),
+                        message_id: p.mail.message_id.clone(),
                     }
                 })
                 .collect(),
