@@ -1589,7 +1589,9 @@ fn base_commit_trailer_picks_the_base() {
     std::fs::write(f.repo.join("unrelated.txt"), "x\n").unwrap();
     common::git(&f.repo, &["add", "unrelated.txt"]);
     common::git(&f.repo, &["commit", "-q", "-m", "unrelated"]);
-    let head = common::git(&f.repo, &["rev-parse", "HEAD"]).trim().to_string();
+    let head = common::git(&f.repo, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
     // The same series with the trailer.
     let with = f.dir.path().join("with-base");
     std::fs::create_dir_all(&with).unwrap();
@@ -1613,8 +1615,8 @@ fn base_commit_trailer_picks_the_base() {
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {err}"));
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
         (v, err)
     };
     let (v, _) = plan(&with, &[]);
@@ -1628,4 +1630,43 @@ fn base_commit_trailer_picks_the_base() {
     let (v, err) = plan(&f.series, &[]);
     assert_eq!(v["base"], head.as_str());
     assert!(err.contains("no base-commit trailer"), "{err}");
+}
+
+/// `--series -`: an mbox on stdin, as `b4 am -o - MSGID | vmamatrix ...`
+/// gives it, is the same series as the files it was made of.
+#[test]
+fn series_from_stdin_is_the_same_series() {
+    let f = fixture();
+    let mut mbox = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&f.series)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for p in files {
+        mbox.extend(std::fs::read(p).unwrap());
+    }
+    let plan = |series: &str, stdin: Option<&[u8]>| -> serde_json::Value {
+        let mut c = std::process::Command::new(common::bin());
+        c.args(["plan", "--format", "json", "--series", series, "--kernel"])
+            .arg(&f.repo)
+            .env("VMAMATRIX_CACHE", f.dir.path().join("cache"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(stdin.unwrap_or_default()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let from_stdin = plan("-", Some(&mbox));
+    let from_dir = plan(f.series.to_str().unwrap(), None);
+    assert_eq!(from_stdin["patched"], from_dir["patched"]);
+    assert_eq!(from_stdin["series"]["hash"], from_dir["series"]["hash"]);
 }

@@ -186,7 +186,12 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail, String> {
         (v.len() == 40 && v.bytes().all(|c| c.is_ascii_hexdigit())).then(|| v.to_string())
     });
     let message_id = header(&parsed, "Message-ID", None)
-        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
         .filter(|v| !v.is_empty());
     Ok(Mail {
         author_name: author.0,

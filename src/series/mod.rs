@@ -204,7 +204,12 @@ impl Series {
         self.cover
             .as_ref()
             .and_then(|c| c.base_commit.as_deref())
-            .or_else(|| self.patches.iter().rev().find_map(|p| p.mail.base_commit.as_deref()))
+            .or_else(|| {
+                self.patches
+                    .iter()
+                    .rev()
+                    .find_map(|p| p.mail.base_commit.as_deref())
+            })
     }
 
     pub fn info(&self, applied: Option<&Applied>) -> SeriesInfo {
