@@ -97,6 +97,10 @@ pub enum Cmd {
         /// vmlinux, no boot), for struct sizes of every cell in minutes
         #[arg(long)]
         structs_only: bool,
+        /// Count the per-patch checks' findings (checkpatch --strict,
+        /// sign-off, whitespace, new kernel-doc warnings) as regressions
+        #[arg(long)]
+        strict_checks: bool,
         /// Seconds the VMA workload runs in each guest after the vma tests
         /// (0: no workload)
         #[arg(long, value_name = "SECS", default_value = "5")]
@@ -215,6 +219,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             shard,
             structs_only,
             workload_secs,
+            strict_checks,
         } => {
             let m = load_matrix(&common)?;
             let cache = matrix::cache_dir();
@@ -238,6 +243,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             opts.shard = shard;
             opts.structs_only = structs_only;
             opts.workload_secs = workload_secs;
+            opts.strict_checks = strict_checks;
             if let Some(spec) = &only {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;

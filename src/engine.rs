@@ -7,6 +7,7 @@
 use crate::boot;
 use crate::build;
 use crate::cache::{self, Cache, State};
+use crate::checks;
 use crate::error::{Error, Result};
 use crate::events::{Event, Sink, Tree};
 use crate::kconfig;
@@ -159,6 +160,12 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         }
     }
     summary.regressions = regress::regressions(results, &run_id, &selected);
+    if !proc::interrupted() {
+        let checks = checks::run::run(&ctx, &results.run_dir(&run_id).join("checks"))?;
+        if opts.strict_checks {
+            summary.regressions.extend(regress::check_findings(&checks));
+        }
+    }
     if opts.per_patch {
         summary.first_bad =
             regress::first_bad(results, &run_id, &selected, &trees, p.applied.commits.len());

@@ -7,6 +7,7 @@ pub mod arch;
 pub mod boot;
 pub mod build;
 pub mod cache;
+pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod error;

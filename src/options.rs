@@ -26,6 +26,8 @@ pub struct Options {
     pub ccache: bool,
     /// Trees to work on, by name (base, patched, patch-1..): None = all.
     pub trees: Option<Vec<String>>,
+    /// Findings of the per-patch checks are regressions (exit 1).
+    pub strict_checks: bool,
     /// Seconds the guest workload runs after the vma tests.
     pub workload_secs: u32,
     pub cache: PathBuf,
@@ -45,6 +47,7 @@ impl Options {
             jobserver: false,
             ccache: false,
             trees: None,
+            strict_checks: false,
             workload_secs: 5,
             cache,
         }

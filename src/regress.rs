@@ -150,6 +150,35 @@ fn workload(
     out
 }
 
+/// The per-patch checks' findings, one line per patch that has any, and
+/// one for new kernel-doc warnings (`run --strict-checks`).
+pub fn check_findings(c: &crate::checks::SeriesChecks) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .patches
+        .iter()
+        .filter(|p| p.findings() > 0)
+        .map(|p| {
+            let cp = p.checkpatch.clone().unwrap_or_default();
+            format!(
+                "patch {}: checkpatch {} errors, {} warnings, {} checks; {} sign-off and {} whitespace problem(s)",
+                p.number,
+                cp.errors,
+                cp.warnings,
+                cp.checks,
+                p.dco.len(),
+                p.whitespace.len()
+            )
+        })
+        .collect();
+    if !c.kernel_doc_new.is_empty() {
+        out.push(format!(
+            "series: {} new kernel-doc warning(s)",
+            c.kernel_doc_new.len()
+        ));
+    }
+    out
+}
+
 /// Per cell, the first tree after base whose build fails or adds warnings.
 pub fn first_bad(
     results: &Results,

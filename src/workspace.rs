@@ -125,6 +125,12 @@ impl Prepared {
         self.work.join("build").join(cell.id())
     }
 
+    /// The content of a file at a commit, from the scratch repository
+    /// (the shared source directory is not touched).
+    pub fn file_at(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        series::file_at(&self.scratch, commit, path)
+    }
+
     /// Bring the shared source directory to `commit`.
     pub fn checkout(&self, tree: &Tree, commit: &str, sink: &dyn Sink) -> Result<()> {
         let t = Instant::now();

@@ -360,6 +360,30 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         splat["frames"].to_string().contains("mprotect"),
         "the call trace names the syscall: {splat}"
     );
+    // The per-patch checks ran with the tree's own checkpatch.pl: the
+    // series and the test patch are checkpatch --strict clean and signed
+    // off by their authors.
+    let checks: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("checks/checks.json")).unwrap())
+            .unwrap();
+    let patches = checks["patches"].as_array().unwrap();
+    assert_eq!(patches.len(), 6, "{checks}");
+    for p in patches {
+        let cp = &p["checkpatch"];
+        assert!(
+            cp["command"]
+                .as_str()
+                .unwrap()
+                .contains("checkpatch.pl --strict"),
+            "{p}"
+        );
+        assert_eq!(
+            (cp["errors"].as_u64(), cp["warnings"].as_u64()),
+            (Some(0), Some(0)),
+            "{p}"
+        );
+        assert_eq!(p["dco"], serde_json::json!([]), "{p}");
+    }
     let vma = size(x86, "vm_area_struct", 1);
     let mm = size(x86, "mm_struct", 1);
     let rec: Value = serde_json::from_str(

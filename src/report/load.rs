@@ -60,6 +60,8 @@ pub struct Report {
     pub schema: u32,
     pub run: RunSummary,
     pub rows: Vec<Row>,
+    /// The per-patch checks, when the run got to them.
+    pub checks: Option<crate::checks::SeriesChecks>,
     /// (cell, tree) -> (build status, new warnings) for every tree built.
     #[serde(skip)]
     pub results_root: std::path::PathBuf,
@@ -88,8 +90,16 @@ pub fn load(results: &Results, run: RunSummary) -> Report {
             }
         }
     }
+    let checks = crate::store::read_json(
+        &results
+            .run_dir(&run.run_id)
+            .join("checks")
+            .join("checks.json"),
+    )
+    .ok();
     Report {
         schema: crate::model::SCHEMA,
+        checks,
         run,
         rows,
         results_root: results.root.clone(),

@@ -211,6 +211,7 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         }
     }
     s.push_str(&runtime(r));
+    s.push_str(&checks(r));
     let notes: Vec<String> = r
         .rows
         .iter()
@@ -346,6 +347,61 @@ fn runtime(r: &Report) -> String {
                 "| {} | {tree} | {ops} | {failed} | {lock} |\n",
                 row.id
             ));
+        }
+    }
+    s
+}
+
+/// The per-patch checks: one row per patch, then what they found.
+fn checks(r: &Report) -> String {
+    let Some(c) = &r.checks else {
+        return String::new();
+    };
+    let mut s = String::from(
+        "\n## Patch checks\n\n\
+         checkpatch.pl --strict (errors / warnings / checks), the author's \
+         Signed-off-by, whitespace errors in added lines.\n\n\
+         | patch | checkpatch E/W/C | sign-off | whitespace |\n|---|---|---|---|\n",
+    );
+    for p in &c.patches {
+        let cp = match &p.checkpatch {
+            Some(cp) => format!("{}/{}/{}", cp.errors, cp.warnings, cp.checks),
+            None => "not run".into(),
+        };
+        s.push_str(&format!(
+            "| {} {} | {cp} | {} | {} |\n",
+            p.number,
+            p.subject,
+            if p.dco.is_empty() {
+                "ok"
+            } else {
+                "**missing**"
+            },
+            if p.whitespace.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("**{}**", p.whitespace.len())
+            },
+        ));
+    }
+    for p in &c.patches {
+        let cp = p.checkpatch.clone().unwrap_or_default();
+        for m in cp
+            .messages
+            .iter()
+            .chain(&p.dco)
+            .chain(&p.whitespace)
+            .chain(&p.notes)
+        {
+            s.push_str(&format!("- patch {}: {m}\n", p.number));
+        }
+    }
+    if c.kernel_doc_new.is_empty() {
+        s.push_str("\nkernel-doc -Wall on the touched files: no new warnings.\n");
+    } else {
+        s.push_str("\nkernel-doc -Wall on the touched files, new warnings:\n\n");
+        for w in &c.kernel_doc_new {
+            s.push_str(&format!("- {w}\n"));
         }
     }
     s

@@ -7,7 +7,7 @@ mod export;
 pub mod mail;
 
 pub use apply::{Applied, Scratch};
-pub use export::export_tree;
+pub use export::{export_tree, file_at};
 pub use mail::Mail;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,242 @@
+//! Per-patch checks, as netdev's NIPA runs them before a maintainer looks:
+//! `scripts/checkpatch.pl --strict`, a Signed-off-by of the author (DCO),
+//! whitespace errors in added lines, and `scripts/kernel-doc -Wall` warnings
+//! the series adds to the files it touches. A failed check is a finding;
+//! it is a regression only with `run --strict-checks`.
+
+pub mod run;
+
+use crate::series::mail::Mail;
+use serde::{Deserialize, Serialize};
+
+/// What checkpatch said of one patch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpatch {
+    pub errors: u32,
+    pub warnings: u32,
+    pub checks: u32,
+    /// `LEVEL: message` lines, in order.
+    pub messages: Vec<String>,
+    /// The command that reproduces it.
+    pub command: String,
+}
+
+/// The checks of one patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchChecks {
+    pub number: usize,
+    pub subject: String,
+    /// None when checkpatch could not run (the reason is in `notes`).
+    pub checkpatch: Option<Checkpatch>,
+    /// Sign-off problems (empty: the author signed off).
+    pub dco: Vec<String>,
+    /// Added lines with trailing blanks or a space before a tab.
+    pub whitespace: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl PatchChecks {
+    /// Anything a maintainer would send back.
+    pub fn findings(&self) -> usize {
+        self.checkpatch
+            .as_ref()
+            .map_or(0, |c| (c.errors + c.warnings + c.checks) as usize)
+            + self.dco.len()
+            + self.whitespace.len()
+    }
+}
+
+/// All checks of a series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesChecks {
+    pub patches: Vec<PatchChecks>,
+    /// kernel-doc warnings in the touched files that base does not have.
+    pub kernel_doc_new: Vec<String>,
+    pub kernel_doc_command: String,
+}
+
+/// Read checkpatch's `--terse` output.
+pub fn parse_checkpatch(out: &str) -> Checkpatch {
+    let mut c = Checkpatch::default();
+    for line in out.lines() {
+        for (level, n) in [
+            ("ERROR: ", &mut c.errors),
+            ("WARNING: ", &mut c.warnings),
+            ("CHECK: ", &mut c.checks),
+        ] {
+            if let Some(i) = line.find(level) {
+                *n += 1;
+                c.messages.push(line[i..].to_string());
+            }
+        }
+    }
+    c
+}
+
+/// The author's Signed-off-by, as the DCO asks: present, and the author's.
+pub fn dco(mail: &Mail) -> Vec<String> {
+    let sobs: Vec<&str> = mail
+        .message
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Signed-off-by:"))
+        .map(str::trim)
+        .collect();
+    if sobs.is_empty() {
+        return vec!["no Signed-off-by".into()];
+    }
+    let email = mail.author_email.to_ascii_lowercase();
+    if sobs
+        .iter()
+        .any(|s| s.to_ascii_lowercase().contains(&format!("<{email}>")))
+    {
+        vec![]
+    } else {
+        vec![format!(
+            "no Signed-off-by of the author <{}> (found: {})",
+            mail.author_email,
+            sobs.join("; ")
+        )]
+    }
+}
+
+/// Whitespace errors of the lines a diff adds (what `git apply
+/// --whitespace=error` refuses): trailing blanks, a space before a tab in
+/// the indent.
+pub fn whitespace(diff: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(diff);
+    let mut file = String::new();
+    let mut line_no = 0u32;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if let Some(f) = l.strip_prefix("+++ b/") {
+            file = f.to_string();
+        } else if let Some(h) = l.strip_prefix("@@ ") {
+            line_no = h
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix('+'))
+                .and_then(|w| w.split(',').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+        } else if let Some(added) = l.strip_prefix('+') {
+            if added.ends_with(' ') || added.ends_with('\t') {
+                out.push(format!("{file}:{line_no}: trailing whitespace"));
+            }
+            let indent: String = added
+                .chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect();
+            if indent.contains(" \t") {
+                out.push(format!("{file}:{line_no}: space before tab in indent"));
+            }
+            line_no += 1;
+        } else if !l.starts_with('-') && !l.starts_with('\\') {
+            line_no += 1;
+        }
+    }
+    out
+}
+
+/// kernel-doc warnings of patched that base lacks (line numbers ignored).
+pub fn new_kernel_doc(base: &str, patched: &str) -> Vec<String> {
+    let key = |l: &str| -> String {
+        // "file:123: warning: text" -> "file: warning: text"
+        let mut parts = l.splitn(3, ':');
+        let file = parts.next().unwrap_or_default();
+        let _line = parts.next();
+        format!("{file}:{}", parts.next().unwrap_or_default())
+    };
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    for l in base.lines().filter(|l| l.contains("warning")) {
+        *seen.entry(key(l)).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for l in patched.lines().filter(|l| l.contains("warning")) {
+        match seen.get_mut(&key(l)) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => out.push(l.to_string()),
+        }
+    }
+    out
+}
+
+/// A patch as checkpatch reads it, from the parsed mail.
+pub fn patch_text(mail: &Mail) -> Vec<u8> {
+    let mut t = format!(
+        "From: {} <{}>\nSubject: [PATCH] {}\n\n{}\n---\n",
+        mail.author_name, mail.author_email, mail.subject, mail.message
+    )
+    .into_bytes();
+    t.extend_from_slice(&mail.diff);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(message: &str, diff: &str) -> Mail {
+        Mail {
+            author_name: "Ann Author".into(),
+            author_email: "ann@example.org".into(),
+            date: None,
+            subject: "mm: x".into(),
+            number: None,
+            message: message.into(),
+            diff: diff.as_bytes().to_vec(),
+            message_id: None,
+            base_commit: None,
+        }
+    }
+
+    #[test]
+    fn checkpatch_terse_output() {
+        let c = parse_checkpatch(
+            "/tmp/t.patch:11: ERROR: trailing whitespace\n\
+             /tmp/t.patch:11: ERROR: Missing Signed-off-by: line(s)\n\
+             /tmp/t.patch:20: CHECK: Alignment should match open parenthesis\n\
+             total: 2 errors, 0 warnings, 1 checks, 2 lines checked\n",
+        );
+        assert_eq!((c.errors, c.warnings, c.checks), (2, 0, 1));
+        assert_eq!(c.messages[0], "ERROR: trailing whitespace");
+    }
+
+    #[test]
+    fn sign_off_must_be_the_authors() {
+        assert_eq!(
+            dco(&mail(
+                "x\n\nSigned-off-by: Ann Author <ann@example.org>",
+                ""
+            )),
+            Vec::<String>::new()
+        );
+        assert_eq!(dco(&mail("x", "")), ["no Signed-off-by"]);
+        let other = dco(&mail("x\n\nSigned-off-by: Bob <bob@example.org>", ""));
+        assert!(
+            other[0].contains("<ann@example.org>") && other[0].contains("Bob"),
+            "{other:?}"
+        );
+    }
+
+    #[test]
+    fn whitespace_of_added_lines_only() {
+        let d = "diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,2 +1,4 @@\n int a; \n+int b; \n \tint c;\n+ \tint d;\n-int e; \n";
+        assert_eq!(
+            whitespace(d.as_bytes()),
+            [
+                "mm/a.c:2: trailing whitespace",
+                "mm/a.c:4: space before tab in indent"
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_doc_new_warnings_ignore_line_shifts() {
+        let base = "mm/a.c:10: warning: Function parameter 'x' not described in 'f'\n";
+        let patched = "mm/a.c:12: warning: Function parameter 'x' not described in 'f'\n\
+                       mm/a.c:40: warning: No description found for return value of 'g'\n";
+        assert_eq!(
+            new_kernel_doc(base, patched),
+            ["mm/a.c:40: warning: No description found for return value of 'g'"]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The checks' runner: checkpatch on every patch (with the tree's own
+//! script), the DCO and whitespace checks, and kernel-doc on the touched
+//! files at base and at patched (read from the scratch repository, so the
+//! shared source directory is not switched for them).
+
+use super::{PatchChecks, SeriesChecks};
+use crate::error::{Error, Result};
+use crate::proc;
+use crate::stage::StageCtx;
+use crate::store;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Run every check of the series; results and logs go to `dir`.
+pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let p = ctx.p;
+    let scripts = p.src().join("scripts");
+    let checkpatch = scripts.join("checkpatch.pl");
+    let mut out = SeriesChecks::default();
+    for patch in &p.series.patches {
+        let file = dir.join(format!("patch-{}.patch", patch.number));
+        store::write_atomic(&file, &super::patch_text(&patch.mail))?;
+        let mut notes = vec![];
+        let cp = if checkpatch.is_file() {
+            let args = vec![
+                checkpatch.display().to_string(),
+                "--strict".into(),
+                "--no-tree".into(),
+                "--terse".into(),
+                "--show-types".into(),
+                file.display().to_string(),
+            ];
+            let log = dir.join(format!("patch-{}.checkpatch.log", patch.number));
+            let _ = std::fs::remove_file(&log);
+            let mut c = Command::new("perl");
+            c.args(&args);
+            match proc::run_logged(c, &log, Duration::from_secs(300)) {
+                Ok(_) => {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let mut r = super::parse_checkpatch(&text);
+                    r.command = proc::shell_line("perl", &args);
+                    Some(r)
+                }
+                Err(e) => {
+                    notes.push(format!("checkpatch did not run: {e}"));
+                    None
+                }
+            }
+        } else {
+            notes.push(format!("checkpatch not run: no {}", checkpatch.display()));
+            None
+        };
+        out.patches.push(PatchChecks {
+            number: patch.number,
+            subject: patch.mail.subject.clone(),
+            checkpatch: cp,
+            dco: super::dco(&patch.mail),
+            whitespace: super::whitespace(&patch.mail.diff),
+            notes,
+        });
+    }
+    let (new, command) = kernel_doc(ctx, dir)?;
+    out.kernel_doc_new = new;
+    out.kernel_doc_command = command;
+    store::write_json(&dir.join("checks.json"), &out)?;
+    Ok(out)
+}
+
+/// kernel-doc -none -Wall over the series' C and header files, at base
+/// and at patched; the warnings patched adds.
+fn kernel_doc(ctx: &StageCtx, dir: &Path) -> Result<(Vec<String>, String)> {
+    let p = ctx.p;
+    let script = p.src().join("scripts/kernel-doc");
+    let files: Vec<String> = ctx
+        .touched
+        .iter()
+        .filter(|f| f.ends_with(".c") || f.ends_with(".h"))
+        .cloned()
+        .collect();
+    if !script.is_file() || files.is_empty() {
+        return Ok((vec![], String::new()));
+    }
+    let mut said = Vec::new();
+    let mut command = String::new();
+    for (tree, commit) in [
+        ("base", &p.applied.base),
+        ("patched", &p.applied.head().to_string()),
+    ] {
+        let root = dir.join(format!("kernel-doc-{tree}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut present = Vec::new();
+        for f in &files {
+            if let Some(data) = p.file_at(commit, f)? {
+                store::write_atomic(&root.join(f), &data)?;
+                present.push(f.clone());
+            }
+        }
+        let log = dir.join(format!("kernel-doc-{tree}.log"));
+        let _ = std::fs::remove_file(&log);
+        let mut args = vec![
+            script.display().to_string(),
+            "-none".to_string(),
+            "-Wall".to_string(),
+        ];
+        args.extend(present);
+        let mut c = Command::new(&args[0]);
+        c.args(&args[1..]).current_dir(&root);
+        let _ = proc::run_logged(c, &log, Duration::from_secs(300));
+        said.push(std::fs::read_to_string(&log).unwrap_or_default());
+        command = format!("cd <tree> && {}", proc::shell_line(&args[0], &args[1..]));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Ok((super::new_kernel_doc(&said[0], &said[1]), command))
+}
