@@ -185,6 +185,20 @@ fn write_one(repo: &Repository, path: &Path, oid: Oid, mode: u32) -> Result<()> 
     Ok(())
 }
 
+/// The content of `path` in `commit` of the repository at `repo_path`
+/// (None when the file does not exist there).
+pub fn file_at(repo_path: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
+    let repo = Repository::open(repo_path)?;
+    let tree = repo.find_commit(Oid::from_str(commit)?)?.tree()?;
+    let Ok(entry) = tree.get_path(Path::new(path)) else {
+        return Ok(None);
+    };
+    Ok(repo
+        .find_blob(entry.id())
+        .ok()
+        .map(|b| b.content().to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,18 +287,4 @@ mod tests {
             .unwrap();
         assert_eq!(before, after);
     }
-}
-
-/// The content of `path` in `commit` of the repository at `repo_path`
-/// (None when the file does not exist there).
-pub fn file_at(repo_path: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
-    let repo = Repository::open(repo_path)?;
-    let tree = repo.find_commit(Oid::from_str(commit)?)?.tree()?;
-    let Ok(entry) = tree.get_path(Path::new(path)) else {
-        return Ok(None);
-    };
-    Ok(repo
-        .find_blob(entry.id())
-        .ok()
-        .map(|b| b.content().to_vec()))
 }
