@@ -30,7 +30,7 @@
  *   mmap      a fresh mapping (with an MMU also MAP_FIXED over live pages)
  *   munmap    a mapping split by partial munmap (with an MMU: a hole refilled)
  *   mremap    shrunk in place (with an MMU also grown and moved)
- *   maps      /proc/self/maps or smaps read through
+ *   maps      /proc/self/maps or (with an MMU) smaps read through
  *   exec      vfork, exec of /proc/self/exe as "child", exit status 0
  *   dontneed  MADV_DONTNEED, after which the pages read back zero
  *   mprotect  VMAs split by a protection change and merged back
@@ -356,17 +356,26 @@ static void mutator(struct worker *w)
 #endif
 }
 
-/* /proc/<pid>/maps and smaps walk the VMA tree under the per-VMA locks. */
+/* /proc/<pid>/maps and smaps walk the VMA tree under the per-VMA locks.
+ * Without an MMU there is no smaps (PROC_PAGE_MONITOR needs one): maps only.
+ */
 static void reader(struct worker *w)
 {
+#ifdef VMAMATRIX_NOMMU
+	static const char *const files[] = { "/proc/self/maps" };
+#else
 	static const char *const files[] = { "/proc/self/maps", "/proc/self/smaps" };
+#endif
+	const long nr_files = sizeof(files) / sizeof(files[0]);
 	long i, r;
 
 	for (i = 0; !stopped(); i++) {
+		const char *f = files[i & (nr_files - 1)];
+
 		w->ops[OP_MAPS]++;
-		r = slurp(files[i & 1], maps_buf, sizeof(maps_buf));
+		r = slurp(f, maps_buf, sizeof(maps_buf));
 		if (r <= 0)
-			fail(w, OP_MAPS, files[i & 1], r);
+			fail(w, OP_MAPS, f, r);
 	}
 }
 
