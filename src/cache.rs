@@ -192,6 +192,10 @@ fn keep(dir: &Path) -> Keep {
             return Keep::Nothing;
         }
     }
+    // A probe compile that failed (timed out, killed) leaves no sizes.
+    if read(Stage::Measure).is_some_and(|m| m.status == Status::Failed) {
+        return Keep::Nothing;
+    }
     match read(Stage::Boot).and_then(|r| r.boot) {
         Some(b) if !boot::run::deterministic(&b) => Keep::AllButBoot,
         _ => Keep::All,
@@ -319,6 +323,18 @@ mod tests {
         write(d.path(), Stage::Configure, |r| r.status = Status::Failed);
         assert_eq!(keep(d.path()), Keep::Nothing, "Kconfig failure");
         let d = tempfile::tempdir().unwrap();
+        write(d.path(), Stage::Configure, |_| {});
+        write(d.path(), Stage::Measure, |r| r.status = Status::Failed);
+        assert_eq!(keep(d.path()), Keep::Nothing, "probe compile failed");
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), Stage::Configure, |_| {});
+        write(d.path(), Stage::Boot, |r| {
+            let mut b = BootData::not_run(BootOutcome::Booted, String::new());
+            b.transient = Some("building the guest vma tests timed out".into());
+            r.boot = Some(b);
+        });
+        assert_eq!(keep(d.path()), Keep::AllButBoot, "guest test build failed");
+        let d = tempfile::tempdir().unwrap();
         write(d.path(), Stage::Configure, |r| {
             r.status = Status::Infeasible
         });
@@ -404,13 +420,19 @@ fn du(p: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
 
 /// Remove cache entries that vmamatrix can make again: those not changed
 /// for `older_than` (every entry when None) in the parts `prune` may
-/// touch. A work directory another vmamatrix holds locked is left alone.
+/// touch. A work directory another vmamatrix holds locked is left alone,
+/// and while one is, so are the records, scratch repositories and ccache.
 /// Returns the entries removed and the bytes freed.
 pub fn prune(cache: &Path, older_than: Option<std::time::Duration>) -> Result<(usize, u64)> {
     let now = std::time::SystemTime::now();
     let (mut n, mut freed) = (0, 0);
+    // A run in progress reads and writes records/, git/ and ccache/ too:
+    // while any work directory is locked, only the others are pruned.
+    let busy = std::fs::read_dir(cache.join("work"))
+        .map(|rd| rd.flatten().any(|e| locked(&e.path().join("lock"))))
+        .unwrap_or(false);
     for (name, _, prunable) in PARTS {
-        if !prunable {
+        if !prunable || (busy && name != "work") {
             continue;
         }
         let part = cache.join(name);
@@ -489,10 +511,16 @@ mod housekeeping_tests {
             0
         );
         let (n, _) = prune(c, None).unwrap();
-        assert_eq!(n, 2, "records/ab and work/k1");
-        assert!(!c.join("records/ab").exists());
+        assert_eq!(n, 1, "work/k1 only while work/k2 is in use");
+        assert!(
+            c.join("records/ab").exists(),
+            "records kept while a run holds a work dir"
+        );
         assert!(!c.join("work/k1").exists());
         assert!(c.join("work/k2/lock").exists(), "locked work dir kept");
+        drop(held);
+        let (n, _) = prune(c, None).unwrap();
+        assert_eq!(n, 2, "records/ab and work/k2");
         assert!(c.join("linux/Makefile").exists(), "kernel tree kept");
     }
 }

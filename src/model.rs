@@ -236,6 +236,10 @@ pub struct BootData {
     /// The guest VMA workload's report, when it ran.
     #[serde(default)]
     pub workload: Option<WorkloadData>,
+    /// Why this outcome may be the machine's rather than the kernel's (a
+    /// guest test build that failed): such a boot is never cached.
+    #[serde(default)]
+    pub transient: Option<String>,
 }
 
 impl BootData {
@@ -255,6 +259,7 @@ impl BootData {
             warnings: vec![],
             splats: vec![],
             workload: None,
+            transient: None,
         }
     }
 }

@@ -94,8 +94,11 @@ fn fill(
             }
         }
     }
-    if runs[0].0.join("host").is_dir() {
-        store::copy_tree(&runs[0].0.join("host"), &out.join("host"))?;
+    // Host tests and the per-patch checks are the same in every shard.
+    for part in ["host", "checks"] {
+        if runs[0].0.join(part).is_dir() {
+            store::copy_tree(&runs[0].0.join(part), &out.join(part))?;
+        }
     }
     let cells: Vec<Cell> = merged
         .cells
@@ -117,6 +120,16 @@ fn fill(
         .collect();
     let name = out.file_name().unwrap_or_default().to_string_lossy();
     merged.regressions = regress::regressions(results, &name, &cells);
+    // Findings of the series as a whole (--strict-checks) are in every
+    // shard's summary, once.
+    for (_, s) in runs {
+        for r in &s.regressions {
+            let of_series = r.starts_with("patch ") || r.starts_with("series:");
+            if of_series && !merged.regressions.contains(r) {
+                merged.regressions.push(r.clone());
+            }
+        }
+    }
     merged.first_bad = runs.iter().flat_map(|(_, s)| s.first_bad.clone()).collect();
     Ok(())
 }

@@ -42,7 +42,13 @@ impl Console {
     /// a console that is still growing.
     pub fn markers(text: &str) -> Console {
         let mut c = Console::default();
-        for line in text.lines() {
+        // Only whole lines: a marker cut off mid-line by a read is read
+        // again, complete, with the next chunk.
+        let whole = match text.rfind('\n') {
+            Some(i) => &text[..=i],
+            None => "",
+        };
+        for line in whole.lines() {
             let line = line.trim_end_matches('\r');
             if line.contains(START) {
                 c.started = true;
@@ -152,5 +158,8 @@ mod tests {
         let m = Console::markers(include_str!("../../tests/fixtures/console/x86-warning.log"));
         assert_eq!((m.result, m.tests), (warned.result, warned.tests));
         assert!(m.splats.is_empty());
+        // A result marker not yet followed by its newline is not read.
+        assert_eq!(Console::markers("VMAMATRIX-RESULT").result, None);
+        assert_eq!(Console::markers("VMAMATRIX-RESULT 0\n").result, Some(0));
     }
 }

@@ -353,6 +353,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         warnings: c.warnings.clone(),
         splats: c.splats.clone(),
         workload: workload::parse(&text),
+        transient: None,
         reason: match &res {
             Err(e) => Some(format!("cannot start {qemu}: {e}")),
             Ok(proc::Watched::Done(o)) if outcome == BootOutcome::QemuFailed => {

@@ -30,6 +30,8 @@ struct Initramfs {
     note: Option<String>,
     /// The vma tests are in it.
     payload: bool,
+    /// Building the vma tests for the guest failed (not a fact of the arch).
+    payload_failed: bool,
 }
 
 /// The guest vma tests for a cell at `commit` (built once per commit,
@@ -104,6 +106,10 @@ fn initramfs(
     let vdir = ctx.p.work.join("boot").join(variant);
     let log = dir.join("initramfs.log");
     let (payload, note, payload_cmd) = vma_payload(ctx, cell, commit, &log);
+    let payload_failed = payload.is_none() && payload_cmd.is_none() && {
+        let facts = ctx.p.matrix.facts(cell);
+        facts.vmatest_skip.is_none() && facts.vmatest_cc.is_some()
+    };
     let secs = ctx.opts.workload_secs;
     let bdir = match &payload {
         Some(_) => vdir.join(format!("{}-w{secs}", &commit[..12])),
@@ -112,6 +118,7 @@ fn initramfs(
     if let Some(done) = built.get(&bdir) {
         return Ok(Initramfs {
             note,
+            payload_failed,
             ..done.clone()
         });
     }
@@ -155,6 +162,7 @@ fn initramfs(
         commands: cmds,
         note: None,
         payload: payload.is_some(),
+        payload_failed,
     };
     built.insert(bdir, done.clone());
     Ok(Initramfs { note, ..done })
@@ -206,6 +214,9 @@ pub fn boot(
                 } else if !ird.payload {
                     b.guest_tests_note = ird.note.clone();
                 }
+                if ird.payload_failed {
+                    b.transient = ird.note.clone();
+                }
                 b
             }
         },
@@ -248,5 +259,5 @@ pub fn boot(
 /// caching): it reached its result marker, or the cell cannot boot here.
 /// Timeouts, silence, QEMU failures and panics are redone on the next run.
 pub fn deterministic(b: &BootData) -> bool {
-    matches!(b.outcome, BootOutcome::Booted | BootOutcome::NotBootable)
+    b.transient.is_none() && matches!(b.outcome, BootOutcome::Booted | BootOutcome::NotBootable)
 }

@@ -55,19 +55,22 @@ pub struct SeriesChecks {
     pub kernel_doc_command: String,
 }
 
-/// Read checkpatch's `--terse` output.
+/// Read checkpatch's `--terse --show-types` output:
+/// `file:11: ERROR:TRAILING_WHITESPACE: trailing whitespace` (the type is
+/// optional, for output without `--show-types`).
 pub fn parse_checkpatch(out: &str) -> Checkpatch {
     let mut c = Checkpatch::default();
     for line in out.lines() {
         for (level, n) in [
-            ("ERROR: ", &mut c.errors),
-            ("WARNING: ", &mut c.warnings),
-            ("CHECK: ", &mut c.checks),
+            ("ERROR:", &mut c.errors),
+            ("WARNING:", &mut c.warnings),
+            ("CHECK:", &mut c.checks),
         ] {
-            if let Some(i) = line.find(level) {
-                *n += 1;
-                c.messages.push(line[i..].to_string());
-            }
+            let Some(i) = line.find(&format!(": {level}")) else {
+                continue;
+            };
+            *n += 1;
+            c.messages.push(line[i + 2..].to_string());
         }
     }
     c
@@ -136,24 +139,35 @@ pub fn whitespace(diff: &[u8]) -> Vec<String> {
     out
 }
 
-/// kernel-doc warnings of patched that base lacks (line numbers ignored).
+/// One kernel-doc warning as (file, text), from the Python kernel-doc of
+/// 7.x (`Warning: mm/a.c:5 function parameter ...`) or the Perl one
+/// (`mm/a.c:5: warning: function parameter ...`); line numbers dropped, so
+/// a warning that only moved is not new.
+fn kernel_doc_warning(l: &str) -> Option<(String, String)> {
+    if let Some(rest) = l.strip_prefix("Warning: ") {
+        let (loc, text) = rest.split_once(' ')?;
+        let file = loc.rsplit_once(':').map_or(loc, |(f, _)| f);
+        return Some((file.to_string(), text.trim().to_string()));
+    }
+    let (loc, text) = l.split_once(": warning: ")?;
+    let file = loc.split(':').next()?;
+    Some((file.to_string(), text.trim().to_string()))
+}
+
+/// kernel-doc warnings of patched that base lacks, as a multiset.
 pub fn new_kernel_doc(base: &str, patched: &str) -> Vec<String> {
-    let key = |l: &str| -> String {
-        // "file:123: warning: text" -> "file: warning: text"
-        let mut parts = l.splitn(3, ':');
-        let file = parts.next().unwrap_or_default();
-        let _line = parts.next();
-        format!("{file}:{}", parts.next().unwrap_or_default())
-    };
-    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
-    for l in base.lines().filter(|l| l.contains("warning")) {
-        *seen.entry(key(l)).or_default() += 1;
+    let mut seen: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for w in base.lines().filter_map(kernel_doc_warning) {
+        *seen.entry(w).or_default() += 1;
     }
     let mut out = Vec::new();
-    for l in patched.lines().filter(|l| l.contains("warning")) {
-        match seen.get_mut(&key(l)) {
+    for l in patched.lines() {
+        let Some(w) = kernel_doc_warning(l) else {
+            continue;
+        };
+        match seen.get_mut(&w) {
             Some(n) if *n > 0 => *n -= 1,
-            _ => out.push(l.to_string()),
+            _ => out.push(l.trim().to_string()),
         }
     }
     out
@@ -190,14 +204,19 @@ mod tests {
 
     #[test]
     fn checkpatch_terse_output() {
+        // As checkpatch.pl of Linux 7.3 prints it with --terse --show-types.
         let c = parse_checkpatch(
-            "/tmp/t.patch:11: ERROR: trailing whitespace\n\
-             /tmp/t.patch:11: ERROR: Missing Signed-off-by: line(s)\n\
-             /tmp/t.patch:20: CHECK: Alignment should match open parenthesis\n\
-             total: 2 errors, 0 warnings, 1 checks, 2 lines checked\n",
+            "/tmp/t.patch:11: ERROR:TRAILING_WHITESPACE: trailing whitespace\n\
+             /tmp/t.patch:11: ERROR:MISSING_SIGN_OFF: Missing Signed-off-by: line(s)\n\
+             /tmp/t.patch:20: CHECK:PARENTHESIS_ALIGNMENT: Alignment should match open parenthesis\n\
+             /tmp/t.patch:30: WARNING: no type given\n\
+             total: 2 errors, 1 warnings, 1 checks, 2 lines checked\n",
         );
-        assert_eq!((c.errors, c.warnings, c.checks), (2, 0, 1));
-        assert_eq!(c.messages[0], "ERROR: trailing whitespace");
+        assert_eq!((c.errors, c.warnings, c.checks), (2, 1, 1));
+        assert_eq!(
+            c.messages[0],
+            "ERROR:TRAILING_WHITESPACE: trailing whitespace"
+        );
     }
 
     #[test]
@@ -231,12 +250,21 @@ mod tests {
 
     #[test]
     fn kernel_doc_new_warnings_ignore_line_shifts() {
-        let base = "mm/a.c:10: warning: Function parameter 'x' not described in 'f'\n";
-        let patched = "mm/a.c:12: warning: Function parameter 'x' not described in 'f'\n\
-                       mm/a.c:40: warning: No description found for return value of 'g'\n";
+        // As the Python kernel-doc of Linux 7.3 prints them.
+        let base = "Warning: mm/a.c:10 function parameter 'x' not described in 'f'\n";
+        let patched = "Warning: mm/a.c:12 function parameter 'x' not described in 'f'\n\
+                       Warning: mm/a.c:40 No description found for return value of 'g'\n";
         assert_eq!(
             new_kernel_doc(base, patched),
-            ["mm/a.c:40: warning: No description found for return value of 'g'"]
+            ["Warning: mm/a.c:40 No description found for return value of 'g'"]
+        );
+        // And the Perl one of older trees.
+        assert_eq!(
+            new_kernel_doc(
+                "mm/a.c:10: warning: x\n",
+                "mm/a.c:11: warning: x\nmm/b.c:3: warning: y\n"
+            ),
+            ["mm/b.c:3: warning: y"]
         );
     }
 }

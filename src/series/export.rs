@@ -87,7 +87,7 @@ pub fn export_tree(repo_path: &Path, commit: &str, dir: &Path) -> Result<Export>
         }
         // Files already equal to the target are left alone (and keep their
         // mtime), so make rebuilds only what really changed.
-        writes.retain(|(rel, oid, _)| !same_content(&dir.join(rel), *oid));
+        writes.retain(|(rel, oid, mode)| !same_content(&dir.join(rel), *oid, *mode));
         let n = removes + writes.len();
         match switch_pause() {
             // Tests kill a run in the middle of a switch: one file at a
@@ -117,11 +117,30 @@ fn switch_pause() -> Option<std::time::Duration> {
 }
 
 /// Whether the file at `path` already holds blob `oid`.
-fn same_content(path: &Path, oid: Oid) -> bool {
-    std::fs::read(path)
-        .ok()
-        .and_then(|data| Oid::hash_object(ObjectType::Blob, &data).ok())
-        == Some(oid)
+fn same_content(path: &Path, oid: Oid, mode: u32) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = path.symlink_metadata() else {
+        return false;
+    };
+    let data = if mode == 0o120000 {
+        if !meta.file_type().is_symlink() {
+            return false;
+        }
+        match std::fs::read_link(path) {
+            Ok(t) => t.as_os_str().as_encoded_bytes().to_vec(),
+            Err(_) => return false,
+        }
+    } else {
+        let exec = meta.permissions().mode() & 0o111 != 0;
+        if !meta.is_file() || exec != (mode == 0o100755) {
+            return false;
+        }
+        match std::fs::read(path) {
+            Ok(d) => d,
+            Err(_) => return false,
+        }
+    };
+    Oid::hash_object(ObjectType::Blob, &data).ok() == Some(oid)
 }
 
 /// Write the whole tree of `commit` into a fresh `dir`.
@@ -169,8 +188,11 @@ fn write_one(repo: &Repository, path: &Path, oid: Oid, mode: u32) -> Result<()> 
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    if path.symlink_metadata().is_ok() {
-        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    match path.symlink_metadata() {
+        // A directory in the old tree where the new one has a file.
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?,
+        Ok(_) => std::fs::remove_file(path).map_err(|e| Error::io(path, e))?,
+        Err(_) => {}
     }
     if mode == 0o120000 {
         let target = String::from_utf8_lossy(blob.content()).into_owned();
@@ -286,5 +308,45 @@ mod tests {
             .modified()
             .unwrap();
         assert_eq!(before, after);
+    }
+
+    #[test]
+    fn mode_changes_and_a_directory_that_becomes_a_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init(d.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.org").unwrap();
+        let blob = repo.blob(b"echo hi\n").unwrap();
+        let mut sub = repo.treebuilder(None).unwrap();
+        sub.insert("y", blob, 0o100644).unwrap();
+        let sub = sub.write().unwrap();
+        let mut a = repo.treebuilder(None).unwrap();
+        a.insert("s.sh", blob, 0o100644).unwrap();
+        a.insert("x", sub, 0o040000).unwrap();
+        let a = repo.find_tree(a.write().unwrap()).unwrap();
+        let ca = repo.commit(None, &sig, &sig, "a", &a, &[]).unwrap();
+        let mut b = repo.treebuilder(None).unwrap();
+        b.insert("s.sh", blob, 0o100755).unwrap();
+        b.insert("x", blob, 0o100644).unwrap();
+        let b = repo.find_tree(b.write().unwrap()).unwrap();
+        let parent = repo.find_commit(ca).unwrap();
+        let cb = repo.commit(None, &sig, &sig, "b", &b, &[&parent]).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let src = out.path().join("src");
+        export_tree(d.path(), &ca.to_string(), &src).unwrap();
+        export_tree(d.path(), &cb.to_string(), &src).unwrap();
+        assert!(src.join("x").is_file());
+        let mode = std::fs::metadata(src.join("s.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{mode:o}");
+        export_tree(d.path(), &ca.to_string(), &src).unwrap();
+        assert!(src.join("x/y").is_file());
+        let mode = std::fs::metadata(src.join("s.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0, "{mode:o}");
     }
 }

@@ -54,7 +54,10 @@ pub fn build_guest(
         proc::run_logged(make, log, Duration::from_secs(900)).map_err(|e| format!("make: {e}"))?;
     let result = if o.success() {
         std::fs::create_dir_all(out.parent().unwrap()).map_err(|e| e.to_string())?;
-        std::fs::copy(dir.join("vma"), out)
+        // Through a file beside it and a rename: `out` existing means whole.
+        let tmp = out.with_extension("partial");
+        std::fs::copy(dir.join("vma"), &tmp)
+            .and_then(|_| std::fs::rename(&tmp, out))
             .map(|_| line)
             .map_err(|e| format!("{}: {e}", out.display()))
     } else {

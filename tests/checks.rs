@@ -1,0 +1,58 @@
+//! The per-patch checks read the real tools' output: the kernel tree's own
+//! checkpatch.pl and kernel-doc (Linux 7.3.4 from scripts/setup.sh) on a
+//! patch and a file with known problems.
+
+mod common;
+
+use std::process::Command;
+use vmamatrix::checks::{new_kernel_doc, parse_checkpatch};
+
+#[test]
+fn checkpatch_and_kernel_doc_findings_are_counted() {
+    let k = common::kernel();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.patch");
+    std::fs::write(
+        &bad,
+        "From: A Author <a@example.org>\nSubject: [PATCH] mm: x\n\nNo sign-off.\n---\n\
+         diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,1 +1,2 @@\n int a;\n+int b; \n",
+    )
+    .unwrap();
+    let out = Command::new("perl")
+        .arg(k.join("scripts/checkpatch.pl"))
+        .args(["--strict", "--no-tree", "--terse", "--show-types"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let c = parse_checkpatch(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(c.errors, 2, "{c:?}");
+    assert!(
+        c.messages.iter().any(|m| m.contains("MISSING_SIGN_OFF")),
+        "{c:?}"
+    );
+
+    let kdoc = |text: &str| -> String {
+        let root = dir.path().join("kd");
+        std::fs::create_dir_all(root.join("mm")).unwrap();
+        std::fs::write(root.join("mm/a.c"), text).unwrap();
+        let out = Command::new(k.join("scripts/kernel-doc"))
+            .args(["-none", "-Wall", "mm/a.c"])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let base =
+        kdoc("/**\n * f() - do\n * @x: x\n * Return: x\n */\nint f(int x)\n{\n\treturn x;\n}\n");
+    let patched = kdoc(
+        "\n\n/**\n * f() - do\n * @x: x\n * Return: x\n */\nint f(int x, int y)\n{\n\treturn x;\n}\n",
+    );
+    let new = new_kernel_doc(&base, &patched);
+    assert!(!new.is_empty(), "base: {base:?} patched: {patched:?}");
+    assert!(new.iter().all(|w| w.contains("'y'")), "{new:?}");
+    assert!(new_kernel_doc(&patched, &patched).is_empty());
+}
