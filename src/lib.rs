@@ -22,6 +22,7 @@ pub mod options;
 pub mod proc;
 pub mod regress;
 pub mod report;
+pub mod selftests;
 pub mod series;
 pub mod shard;
 pub mod stage;
