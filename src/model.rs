@@ -236,6 +236,9 @@ pub struct BootData {
     /// The guest VMA workload's report, when it ran.
     #[serde(default)]
     pub workload: Option<WorkloadData>,
+    /// The kernel selftests that ran in the guest.
+    #[serde(default)]
+    pub selftests: Vec<crate::selftests::SelftestRun>,
     /// Why this outcome may be the machine's rather than the kernel's (a
     /// guest test build that failed): such a boot is never cached.
     #[serde(default)]
@@ -259,6 +262,7 @@ impl BootData {
             warnings: vec![],
             splats: vec![],
             workload: None,
+            selftests: vec![],
             transient: None,
         }
     }

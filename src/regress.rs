@@ -71,6 +71,15 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
             if child(b) == Some(0) && child(p) != Some(0) {
                 out.push(format!("{id}: exec/exit in the patched guest fails"));
             }
+            let tests = |r: &Record| {
+                r.boot
+                    .as_ref()
+                    .map(|b| b.selftests.clone())
+                    .unwrap_or_default()
+            };
+            for t in crate::selftests::regressions(&tests(b), &tests(p)) {
+                out.push(format!("{id}: selftest {t}"));
+            }
             let work = |r: &Record| r.boot.as_ref().and_then(|b| b.workload.clone());
             out.extend(workload(c, work(b).as_ref(), work(p).as_ref(), p.status));
         }

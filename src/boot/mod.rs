@@ -129,6 +129,32 @@ pub struct Payloads<'a> {
     pub workload_secs: Option<u32>,
     /// Build the workload for a NOMMU kernel.
     pub nommu: bool,
+    /// Kernel selftests built for the guest: in the initramfs with their
+    /// list, `/selftests.list`, which /init runs.
+    pub selftests: Option<&'a crate::selftests::GuestBuild>,
+}
+
+/// `/selftests.list`: `<name> <timeout> /<binary> [ENV ...] -- [arg ...]`
+/// for each chosen test that built, and the binaries to pack.
+fn selftest_list(b: &crate::selftests::GuestBuild) -> (String, Vec<(String, PathBuf)>) {
+    let mut list = String::new();
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for (name, path) in &b.built {
+        let Some(t) = crate::selftests::chosen(name) else {
+            continue;
+        };
+        list.push_str(&format!(
+            "{name} {} /{} {} -- {}\n",
+            t.timeout_secs,
+            t.binary,
+            t.env.join(" "),
+            t.args.join(" ")
+        ));
+        if !files.iter().any(|(b, _)| b == t.binary) {
+            files.push((t.binary.to_string(), path.clone()));
+        }
+    }
+    (list, files)
 }
 
 /// Compile one nolibc program of vmamatrix (`source`, named `name`) for the
@@ -258,6 +284,22 @@ pub fn build_initramfs(
             data,
         });
     }
+    if let Some(b) = payloads.selftests {
+        let (list, files) = selftest_list(b);
+        for (name, path) in files {
+            let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            entries.push(cpio::Entry::File {
+                path: name,
+                mode: 0o755,
+                data,
+            });
+        }
+        entries.push(cpio::Entry::File {
+            path: "selftests.list".into(),
+            mode: 0o644,
+            data: list.into_bytes(),
+        });
+    }
     if let Some(p) = payload {
         let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
         entries.push(cpio::Entry::File {
@@ -353,6 +395,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         warnings: c.warnings.clone(),
         splats: c.splats.clone(),
         workload: workload::parse(&text),
+        selftests: crate::selftests::parse_console(&text),
         transient: None,
         reason: match &res {
             Err(e) => Some(format!("cannot start {qemu}: {e}")),

@@ -81,6 +81,42 @@ fn vma_payload(
     }
 }
 
+/// The kernel selftests for a cell's guest at `commit` (built once per
+/// commit, compiler and flags; a build whose record exists is whole), or
+/// why there are none.
+fn selftest_payload(
+    ctx: &StageCtx,
+    cell: &Cell,
+    commit: &str,
+    log: &Path,
+) -> Result<crate::selftests::GuestBuild, String> {
+    let facts = ctx.p.matrix.facts(cell);
+    let cc = match (&facts.vmatest_skip, &facts.vmatest_cc) {
+        (Some(why), _) => return Err(why.clone()),
+        (None, None) => return Err("no cross compiler for guest tests".into()),
+        (None, Some(cc)) => cc,
+    };
+    let extra = facts
+        .vmatest_cflags
+        .as_deref()
+        .unwrap_or_default()
+        .replace("{cache}", &ctx.opts.cache.display().to_string());
+    let h = series::hex(&Sha256::digest(format!("{cc}\n{extra}").as_bytes()));
+    let out = ctx
+        .p
+        .work
+        .join("boot/selftests")
+        .join(&commit[..12])
+        .join(&h[..12]);
+    let done = out.join("build.json");
+    if let Ok(b) = crate::store::read_json(&done) {
+        return Ok(b);
+    }
+    let b = crate::selftests::build_guest(&ctx.p.src(), cc, &extra, &out, log)?;
+    crate::store::write_json(&done, &b).map_err(|e| e.to_string())?;
+    Ok(b)
+}
+
 /// The initramfs for a cell at `commit`: /init (built once per run and arch
 /// variant) plus, where the arch allows, the tree's tools/testing/vma built
 /// for the guest.
@@ -109,6 +145,23 @@ fn initramfs(
     let payload_failed = payload.is_none() && payload_cmd.is_none() && {
         let facts = ctx.p.matrix.facts(cell);
         facts.vmatest_skip.is_none() && facts.vmatest_cc.is_some()
+    };
+    // The selftests go with the vma tests (same compiler, same libc).
+    let selftests = match &payload {
+        Some(_) => match selftest_payload(ctx, cell, commit, &log) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                let _ = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&log)
+                    .and_then(|mut f| {
+                        std::io::Write::write_all(&mut f, format!("selftests: {e}\n").as_bytes())
+                    });
+                None
+            }
+        },
+        None => None,
     };
     let secs = ctx.opts.workload_secs;
     let bdir = match &payload {
@@ -151,12 +204,16 @@ fn initramfs(
             vma: payload.as_deref(),
             workload_secs: (secs > 0).then_some(secs),
             nommu,
+            selftests: selftests.as_ref(),
         },
         &bdir,
         &log,
     )?;
     cmds.insert(0, make.line());
     cmds.extend(payload_cmd);
+    if let Some(b) = &selftests {
+        cmds.extend(b.commands.iter().cloned());
+    }
     let done = Initramfs {
         path,
         commands: cmds,
@@ -201,8 +258,9 @@ pub fn boot(
                 let qemu = facts.qemu.clone().unwrap_or_default();
                 let mut limits = super::Limits::default();
                 if ird.payload {
-                    // The vma tests run under emulation after boot.
-                    limits.total = Duration::from_secs(600);
+                    // The vma tests and the selftests run under emulation
+                    // after boot.
+                    limits.total = Duration::from_secs(900);
                 }
                 limits.total += Duration::from_secs(u64::from(ctx.opts.workload_secs) * 2);
                 let mut b = super::boot(&qemu, &args, &dir.join("console.log"), limits);

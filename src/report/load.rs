@@ -34,6 +34,8 @@ pub struct Row {
     /// tools/testing/vma in the guest per tree: "26/26 passed", or "-".
     pub guest_tests: [Option<String>; 2],
     pub regression: bool,
+    /// The kernel selftests per tree.
+    pub selftests: [Vec<crate::selftests::SelftestRun>; 2],
     /// The guest VMA workload per tree.
     pub workload: [Option<crate::model::WorkloadData>; 2],
     /// ccache results per tree (`run --ccache`).
@@ -269,6 +271,16 @@ fn row(results: &Results, run: &RunSummary, id: &str, arch: &str, selected: bool
         boot: [boot_text(0), boot_text(1)],
         boot_notes,
         guest_tests: [guest(0), guest(1)],
+        selftests: [
+            boots[0]
+                .as_ref()
+                .map(|b| b.selftests.clone())
+                .unwrap_or_default(),
+            boots[1]
+                .as_ref()
+                .map(|b| b.selftests.clone())
+                .unwrap_or_default(),
+        ],
         workload: [
             boots[0].as_ref().and_then(|b| b.workload.clone()),
             boots[1].as_ref().and_then(|b| b.workload.clone()),

@@ -211,6 +211,7 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         }
     }
     s.push_str(&runtime(r));
+    s.push_str(&selftests(r));
     s.push_str(&checks(r));
     let notes: Vec<String> = r
         .rows
@@ -402,6 +403,48 @@ fn checks(r: &Report) -> String {
         s.push_str("\nkernel-doc -Wall on the touched files, new warnings:\n\n");
         for w in &c.kernel_doc_new {
             s.push_str(&format!("- {w}\n"));
+        }
+    }
+    s
+}
+
+/// The kernel selftests in the guests: pass / fail / skip per test, cell
+/// and tree (a skip is not a pass).
+fn selftests(r: &Report) -> String {
+    let rows: Vec<&Row> = r
+        .rows
+        .iter()
+        .filter(|row| row.selftests.iter().any(|t| !t.is_empty()))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Kernel selftests in the guests\n\n\
+         Subtests passed / failed / skipped (and the test's verdict), base -> patched.\n\n\
+         | cell | test | base | patched |\n|---|---|---|---|\n",
+    );
+    for row in rows {
+        let mut names: Vec<&str> = Vec::new();
+        for t in row.selftests.iter().flatten() {
+            if !names.contains(&t.name.as_str()) {
+                names.push(&t.name);
+            }
+        }
+        for name in names {
+            let cell = |i: usize| {
+                row.selftests[i]
+                    .iter()
+                    .find(|t| t.name == name)
+                    .map(|t| t.summary())
+                    .unwrap_or_else(|| "-".into())
+            };
+            s.push_str(&format!(
+                "| {} | {name} | {} | {} |\n",
+                row.id,
+                cell(0),
+                cell(1)
+            ));
         }
     }
     s
