@@ -269,6 +269,19 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         assert!(w["total"].as_u64().unwrap() > 100, "{id}: {w}");
         assert!(w["before"].is_null() && w["after"].is_null(), "{id}: {w}");
     }
+    // The kernel's selftests ran in the x86 guest: proc-maps-race, on the
+    // /proc/pid/maps path the series rewrites, passed every case.
+    let tests = row(&v, "x86-up-mmu")["selftests"][0].clone();
+    let race = tests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "proc-maps-race")
+        .unwrap_or_else(|| panic!("no proc-maps-race: {tests}"));
+    assert!(
+        race["pass"].as_u64().unwrap() > 0 && race["fail"] == 0,
+        "{race}"
+    );
     // The overlay directory's fragment came last and was honoured.
     let conf: Value = serde_json::from_str(
         &std::fs::read_to_string(base_dir.join("x86-up-mmu/base/configure.json")).unwrap(),

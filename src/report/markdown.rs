@@ -436,7 +436,12 @@ fn selftests(r: &Report) -> String {
                 row.selftests[i]
                     .iter()
                     .find(|t| t.name == name)
-                    .map(|t| t.summary())
+                    .map(|t| {
+                        let all = t.summary();
+                        all.strip_prefix(&format!("{}: ", t.name))
+                            .unwrap_or(&all)
+                            .to_string()
+                    })
                     .unwrap_or_else(|| "-".into())
             };
             s.push_str(&format!(
