@@ -248,11 +248,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;
             }
+            // The results directory is locked first, so a second run on it
+            // is refused at once rather than waiting for the work directory.
+            // The lock is an flock on the directory: bad input found after
+            // it leaves nothing behind.
+            let results = Results::lock(&m.results)?;
             let sink = Progress::stderr();
-            // The series is read and applied before the results directory
-            // is touched: bad input leaves nothing behind.
             let p = Prepared::new(m, &cache, &sink)?;
-            let results = Results::lock(&p.matrix.results)?;
             let summary = engine::run(&p, &opts, &results, &sink)?;
             let rep = report::load(&results, summary);
             print!("{}", report::markdown(&rep, true));
