@@ -153,10 +153,19 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
 /// `report --format json --struct-size` of the latest run in `results`
 /// (`common` names it too), and that run's directory.
 fn latest_report(common: &[&str], results: &Path) -> (Value, std::path::PathBuf) {
+    latest_report_exiting(0, common, results)
+}
+
+/// `latest_report` of a run whose report exits `want` (1: regressions).
+fn latest_report_exiting(
+    want: i32,
+    common: &[&str],
+    results: &Path,
+) -> (Value, std::path::PathBuf) {
     let mut args = vec!["report", "--format", "json", "--struct-size"];
     args.extend(report_args(common));
     let (code, out, err) = vmamatrix(&args);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, want, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
     let dir = results.join(v["run"]["run_id"].as_str().unwrap());
     (v, dir)
@@ -210,7 +219,7 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         args.extend(common);
         let (code, _out, err) = vmamatrix(&args);
         assert_eq!(code, want, "{err}");
-        latest_report(&common, results.path())
+        latest_report_exiting(want, &common, results.path())
     };
     let run = |extra: &[&str]| run_expecting(0, extra, common);
 
