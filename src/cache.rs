@@ -108,7 +108,7 @@ impl<'a> Cache<'a> {
         let key = boot::boot_key(&ctx.p.matrix.facts(cell), ctx.opts.workload_secs);
         let booted = store::read_json::<Record>(&cd.join("boot.json"))
             .is_ok_and(|r| r.boot.is_some_and(|b| b.key == key));
-        if !built || booted || ctx.opts.structs_only {
+        if !built || booted || ctx.opts.structs_only || ctx.opts.no_boot {
             State::Complete
         } else if cd.join(build::run::IMAGE).exists() {
             State::NeedsBoot

@@ -97,6 +97,10 @@ pub enum Cmd {
         /// vmlinux, no boot), for struct sizes of every cell in minutes
         #[arg(long)]
         structs_only: bool,
+        /// Configure, build and measure, but boot nothing (a later run
+        /// without it boots the kept images)
+        #[arg(long)]
+        no_boot: bool,
         /// Count the per-patch checks' findings (checkpatch --strict,
         /// sign-off, whitespace, new kernel-doc warnings) as regressions
         #[arg(long)]
@@ -220,6 +224,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             structs_only,
             workload_secs,
             strict_checks,
+            no_boot,
         } => {
             let m = load_matrix(&common)?;
             let cache = matrix::cache_dir();
@@ -244,6 +249,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             opts.structs_only = structs_only;
             opts.workload_secs = workload_secs;
             opts.strict_checks = strict_checks;
+            opts.no_boot = no_boot;
             if let Some(spec) = &only {
                 opts.selection = Selection::parse(spec)?;
                 opts.selection.validate(&m.cells())?;

@@ -262,7 +262,7 @@ impl Runner<'_> {
             let brec = build::run::build(ctx, cell, tree, commit, &dir)?;
             if brec.status == Status::Ok && !proc::interrupted() {
                 measure::run::measure(ctx, cell, tree, commit, &dir)?;
-                if !ctx.opts.structs_only {
+                if !ctx.opts.structs_only && !ctx.opts.no_boot {
                     boot::run::boot(ctx, &self.images, cell, tree, commit, &dir)?;
                 }
             }

@@ -26,6 +26,9 @@ pub struct Options {
     pub ccache: bool,
     /// Trees to work on, by name (base, patched, patch-1..): None = all.
     pub trees: Option<Vec<String>>,
+    /// Build and measure only: no QEMU boot (a later run boots the kept
+    /// images).
+    pub no_boot: bool,
     /// Findings of the per-patch checks are regressions (exit 1).
     pub strict_checks: bool,
     /// Seconds the guest workload runs after the vma tests.
@@ -47,6 +50,7 @@ impl Options {
             jobserver: false,
             ccache: false,
             trees: None,
+            no_boot: false,
             strict_checks: false,
             workload_secs: 5,
             cache,
