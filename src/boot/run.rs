@@ -34,6 +34,27 @@ struct Initramfs {
     payload_failed: bool,
 }
 
+/// The cross compiler and extra flags that build the guest's tests (the
+/// vma tests and the selftests, with the target's libc), or why the arch
+/// has none.
+fn guest_compiler(ctx: &StageCtx, cell: &Cell) -> Result<(String, String), String> {
+    let facts = ctx.p.matrix.facts(cell);
+    match (&facts.vmatest_skip, &facts.vmatest_cc) {
+        (Some(why), _) => Err(why.clone()),
+        (None, None) => {
+            Err("no cross compiler for the guest tests is configured for this arch".into())
+        }
+        (None, Some(cc)) => Ok((
+            cc.clone(),
+            facts
+                .vmatest_cflags
+                .as_deref()
+                .unwrap_or_default()
+                .replace("{cache}", &ctx.opts.cache.display().to_string()),
+        )),
+    }
+}
+
 /// The guest vma tests for a cell at `commit` (built once per commit,
 /// compiler and flags), or why there are none.
 fn vma_payload(
@@ -42,23 +63,11 @@ fn vma_payload(
     commit: &str,
     log: &Path,
 ) -> (Option<PathBuf>, Option<String>, Option<String>) {
-    let facts = ctx.p.matrix.facts(cell);
-    let cc = match (&facts.vmatest_skip, &facts.vmatest_cc) {
-        (Some(why), _) => return (None, Some(why.clone()), None),
-        (None, None) => {
-            return (
-                None,
-                Some("no cross compiler for the vma tests is configured for this arch".into()),
-                None,
-            )
-        }
-        (None, Some(cc)) => cc,
+    let (cc, extra) = match guest_compiler(ctx, cell) {
+        Ok(c) => c,
+        Err(why) => return (None, Some(why), None),
     };
-    let extra = facts
-        .vmatest_cflags
-        .as_deref()
-        .unwrap_or_default()
-        .replace("{cache}", &ctx.opts.cache.display().to_string());
+    let cc = &cc;
     let flavour = if extra.is_empty() {
         cc.clone()
     } else {
@@ -90,17 +99,8 @@ fn selftest_payload(
     commit: &str,
     log: &Path,
 ) -> Result<crate::selftests::GuestBuild, String> {
-    let facts = ctx.p.matrix.facts(cell);
-    let cc = match (&facts.vmatest_skip, &facts.vmatest_cc) {
-        (Some(why), _) => return Err(why.clone()),
-        (None, None) => return Err("no cross compiler for guest tests".into()),
-        (None, Some(cc)) => cc,
-    };
-    let extra = facts
-        .vmatest_cflags
-        .as_deref()
-        .unwrap_or_default()
-        .replace("{cache}", &ctx.opts.cache.display().to_string());
+    let (cc, extra) = guest_compiler(ctx, cell)?;
+    let cc = &cc;
     let h = series::hex(&Sha256::digest(format!("{cc}\n{extra}").as_bytes()));
     let out = ctx
         .p
