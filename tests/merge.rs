@@ -65,20 +65,25 @@ fn run(
     root.join(id)
 }
 
+/// `vmamatrix merge A B --results OUT`.
+fn merge(a: &std::path::Path, b: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(common::bin())
+        .arg("merge")
+        .arg(a)
+        .arg(b)
+        .arg("--results")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn merged_shards_make_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let a = run(dir.path(), "a", &["x86-smp-mmu", "riscv-up-nommu"], (1, 2));
     let b = run(dir.path(), "b", &["x86-up-mmu"], (2, 2));
     let out = dir.path().join("merged");
-    let o = std::process::Command::new(common::bin())
-        .arg("merge")
-        .arg(&a)
-        .arg(&b)
-        .arg("--results")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = merge(&a, &b, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -102,14 +107,7 @@ fn merged_shards_make_one_run() {
     let mut other: RunSummary = store::read_json(&c.join("run.json")).unwrap();
     other.series.hash = "z".repeat(64);
     store::write_json(&c.join("run.json"), &other).unwrap();
-    let o = std::process::Command::new(common::bin())
-        .arg("merge")
-        .arg(&a)
-        .arg(&c)
-        .arg("--results")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = merge(&a, &c, &out);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a shard of the same run"));
 }
@@ -120,14 +118,7 @@ fn a_failed_merge_leaves_nothing_behind() {
     let a = run(dir.path(), "a", &["x86-smp-mmu", "x86-up-mmu"], (1, 2));
     let b = run(dir.path(), "b", &["x86-up-mmu"], (2, 2));
     let out = dir.path().join("merged");
-    let o = std::process::Command::new(common::bin())
-        .arg("merge")
-        .arg(&a)
-        .arg(&b)
-        .arg("--results")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = merge(&a, &b, &out);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
