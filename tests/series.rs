@@ -371,6 +371,13 @@ fn reencode(mail: &[u8], cte: &str, charset: &str, crlf: bool) -> Vec<u8> {
         body.to_vec()
     };
     let mut out = head.to_vec();
+    push_mime_body(&mut out, cte, charset, &body);
+    out
+}
+
+/// The MIME headers of a text/plain body in `cte` and `charset`, then the
+/// body so encoded.
+fn push_mime_body(out: &mut Vec<u8>, cte: &str, charset: &str, body: &[u8]) {
     out.extend_from_slice(
         format!(
             "MIME-Version: 1.0\nContent-Type: text/plain; charset={charset}\n\
@@ -379,11 +386,10 @@ fn reencode(mail: &[u8], cte: &str, charset: &str, crlf: bool) -> Vec<u8> {
         .as_bytes(),
     );
     match cte {
-        "quoted-printable" => out.extend_from_slice(&qp_encode(&body)),
-        "base64" => out.extend_from_slice(&base64_encode(&body)),
-        _ => out.extend_from_slice(&body),
+        "quoted-printable" => out.extend_from_slice(&qp_encode(body)),
+        "base64" => out.extend_from_slice(&base64_encode(body)),
+        _ => out.extend_from_slice(body),
     }
-    out
 }
 
 fn sorted_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -537,18 +543,7 @@ From: J\xfcrgen M\xfcller <jm@example.org>\n\
 Date: Wed, 10 Jun 2026 19:04:34 -0700\n\
 Subject: [PATCH] latin1: cr\xe8me\n"
         .to_vec();
-    mail.extend_from_slice(
-        format!(
-            "MIME-Version: 1.0\nContent-Type: text/plain; charset=ISO-8859-1\n\
-             Content-Transfer-Encoding: {cte}\n\n"
-        )
-        .as_bytes(),
-    );
-    match cte {
-        "quoted-printable" => mail.extend_from_slice(&qp_encode(&body)),
-        "base64" => mail.extend_from_slice(&base64_encode(&body)),
-        _ => mail.extend_from_slice(&body),
-    }
+    push_mime_body(&mut mail, cte, "ISO-8859-1", &body);
     mail
 }
 
