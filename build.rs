@@ -34,8 +34,14 @@ fn main() {
     let mut files = Vec::new();
     walk(Path::new("src"), &mut files);
     files.retain(|f| {
-        let rel = f.strip_prefix("src").unwrap_or(f).to_string_lossy().replace('\\', "/");
-        !PRESENTATION.iter().any(|p| rel == *p || (p.ends_with('/') && rel.starts_with(p)))
+        let rel = f
+            .strip_prefix("src")
+            .unwrap_or(f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        !PRESENTATION
+            .iter()
+            .any(|p| rel == *p || (p.ends_with('/') && rel.starts_with(p)))
     });
     files.push("Cargo.lock".into());
     files.sort();

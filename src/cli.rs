@@ -144,9 +144,12 @@ pub enum Cmd {
         run: Option<String>,
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
-        /// Add struct sizes base -> patched per cell
+        /// Only the struct sizes, base -> patched per cell (markdown)
         #[arg(long)]
         struct_size: bool,
+        /// Write the report to FILE (atomically) instead of stdout
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -263,7 +266,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let p = Prepared::new(m, &cache, &sink)?;
             let summary = engine::run(&p, &opts, &results, &sink)?;
             let rep = report::load(&results, summary);
-            print!("{}", report::markdown(&rep, true));
+            print!("{}", report::markdown(&rep));
             Ok(exit_code(&rep))
         }
         Cmd::Cache { prune, older_than } => {
@@ -283,7 +286,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let results = Results::lock(&results)?;
             let summary = crate::shard::merge(&runs, &results)?;
             let rep = report::load(&results, summary);
-            print!("{}", report::markdown(&rep, true));
+            print!("{}", report::markdown(&rep));
             Ok(exit_code(&rep))
         }
         Cmd::Report {
@@ -292,6 +295,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             run,
             format,
             struct_size,
+            output,
         } => {
             let m = load_matrix(&Common {
                 matrix,
@@ -302,18 +306,26 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             })?;
             let (results, summary) = Results::open(&m.results).find_run(run.as_deref())?;
             let rep = report::load(&results, summary);
-            match format {
-                ReportFormat::Md => print!("{}", report::markdown(&rep, struct_size)),
-                ReportFormat::Json => print!("{}", report::json(&rep)),
+            let text = match format {
+                ReportFormat::Md if struct_size => report::markdown::struct_sizes_only(&rep),
+                ReportFormat::Md => report::markdown(&rep),
+                ReportFormat::Json => report::json(&rep),
+            };
+            match output {
+                Some(path) => crate::store::write_atomic(&path, text.as_bytes())?,
+                None => print!("{text}"),
             }
             Ok(exit_code(&rep))
         }
     }
 }
 
-/// 0 when the run found no regression, 1 when it did.
+/// 0 when the run found no regression, 1 when it did, 5 when it has not
+/// finished (its cells without results prove nothing).
 fn exit_code(rep: &report::Report) -> i32 {
-    if rep.run.regressions.is_empty() {
+    if !rep.complete {
+        exit::INCOMPLETE
+    } else if rep.run.regressions.is_empty() {
         exit::OK
     } else {
         exit::REGRESSION

@@ -175,7 +175,7 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
     results.write_summary(&summary)?;
     sink.event(Event::RunFinished {
         run_dir: results.run_dir(&run_id).display().to_string(),
-        regressions: summary.regressions.clone(),
+        regressions: summary.regressions.iter().map(|r| r.to_string()).collect(),
         secs: t0.elapsed().as_secs_f64(),
     });
     if summary.interrupted {

@@ -18,6 +18,9 @@ pub mod exit {
     pub const SETUP: i32 = 3;
     /// The series cannot be read or does not apply to the base.
     pub const SERIES: i32 = 4;
+    /// `report`/`merge` of a run that did not finish (interrupted, killed,
+    /// still running): its cells without results prove nothing.
+    pub const INCOMPLETE: i32 = 5;
     /// Interrupted (Ctrl-C); finished stages are kept.
     pub const INTERRUPTED: i32 = 130;
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA: u32 = 1;
 
 /// The summary of one run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub schema: u32,
     pub run_id: String,
@@ -28,7 +28,7 @@ pub struct RunSummary {
     pub structs: Vec<String>,
     /// Every cell of the matrix, selected or not.
     pub cells: Vec<CellEntry>,
-    pub regressions: Vec<String>,
+    pub regressions: Vec<Regression>,
     pub interrupted: bool,
     /// Trees built, in order: base, patch-1.. (with --per-patch), patched.
     #[serde(default)]
@@ -48,7 +48,7 @@ pub struct RunSummary {
     pub configs: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellEntry {
     pub id: String,
     pub arch: String,
@@ -57,7 +57,7 @@ pub struct CellEntry {
     pub selected: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -146,7 +146,7 @@ pub struct BuildData {
 }
 
 /// How ccache answered the compiler calls of one build.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CcacheStats {
     pub hits: u64,
     pub misses: u64,
@@ -171,7 +171,7 @@ pub struct MeasureData {
 }
 
 /// One compiler diagnostic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Diagnostic {
     pub file: String,
     pub line: u32,
@@ -187,7 +187,7 @@ impl Diagnostic {
 }
 
 /// How a boot ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BootOutcome {
     /// The result marker appeared.
@@ -299,7 +299,9 @@ pub struct PlanCell {
 }
 
 /// The per-VMA lock counters of /proc/vmstat (CONFIG_PER_VMA_LOCK_STATS).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct VmaLockStats {
     pub success: u64,
     pub abort: u64,
@@ -308,7 +310,7 @@ pub struct VmaLockStats {
 }
 
 /// One kind of operation of the guest workload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkloadOp {
     pub kind: String,
     pub ops: u64,
@@ -316,7 +318,7 @@ pub struct WorkloadOp {
 }
 
 /// What the guest's VMA workload (src/boot/workload.c) reported.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkloadData {
     /// "mmu" or "nommu".
     pub mode: String,
@@ -351,5 +353,95 @@ impl WorkloadData {
     /// Ran to its end with every operation done and none failed.
     pub fn clean(&self) -> bool {
         self.finished && self.failed == 0 && self.exit == Some(0) && self.total > 0
+    }
+}
+
+/// What got worse from base to patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegressionKind {
+    /// tools/testing/vma on the host.
+    HostVmaTests,
+    /// The configuration became infeasible.
+    Infeasible,
+    /// Kconfig itself failed.
+    Kconfig,
+    /// The build fails.
+    Build,
+    /// The build has warnings base does not have.
+    NewWarnings,
+    /// The kernel does not boot.
+    Boot,
+    /// tools/testing/vma in the guest.
+    GuestVmaTests,
+    /// A kernel report (warning, BUG, lockdep, KASAN, ...) base does not have.
+    Splat,
+    /// /init's exec-and-exit child.
+    Exec,
+    /// A kernel selftest.
+    Selftest,
+    /// The guest VMA workload.
+    Workload,
+    /// Page faults that never took the per-VMA lock.
+    VmaLock,
+    /// A per-patch check (`run --strict-checks`).
+    Check,
+    /// Read from an older run.json that kept only the text.
+    Other,
+}
+
+/// One regression: its subject (a cell id, `host`, `patch N` or `series`),
+/// what kind of thing got worse, and the sentence that says how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Regression {
+    pub subject: String,
+    pub kind: RegressionKind,
+    pub text: String,
+}
+
+impl Regression {
+    pub fn new(subject: &str, kind: RegressionKind, text: impl Into<String>) -> Regression {
+        Regression {
+            subject: subject.to_string(),
+            kind,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Regression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.subject, self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Regression {
+    /// The record, or the `"subject: text"` line older runs kept.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Any {
+            Full {
+                subject: String,
+                kind: RegressionKind,
+                text: String,
+            },
+            Line(String),
+        }
+        Ok(match Any::deserialize(d)? {
+            Any::Full {
+                subject,
+                kind,
+                text,
+            } => Regression {
+                subject,
+                kind,
+                text,
+            },
+            Any::Line(l) => {
+                let (s, t) = l.split_once(": ").unwrap_or(("", &l));
+                Regression::new(s, RegressionKind::Other, t)
+            }
+        })
     }
 }

@@ -3,11 +3,11 @@
 
 use crate::events::{Stage, Tree};
 use crate::matrix::{Cell, Mmu, Smp};
-use crate::model::{Record, Status, WorkloadData};
+use crate::model::{Record, Regression, RegressionKind as Kind, Status, WorkloadData};
 use crate::store::{self, Results};
 
 /// What makes the patched tree worse than the base, per cell.
-pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<String> {
+pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Regression> {
     let mut out = Vec::new();
     let host = |tree: &str| -> Option<Record> {
         store::read_json(
@@ -22,7 +22,11 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
     };
     if let (Some(b), Some(p)) = (host("base"), host("patched")) {
         if b.status == Status::Ok && p.status != Status::Ok {
-            out.push("host: tools/testing/vma passes on base, fails on patched".to_string());
+            out.push(Regression::new(
+                "host",
+                Kind::HostVmaTests,
+                "tools/testing/vma passes on base, fails on patched",
+            ));
         }
     }
     for c in cells {
@@ -34,26 +38,46 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
         );
         if let (Some(b), Some(p)) = (&bc, &pc) {
             if b.status == Status::Ok && p.status == Status::Infeasible {
-                out.push(format!("{id}: configuration became infeasible"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::Infeasible,
+                    "configuration became infeasible",
+                ));
             }
             if b.status != Status::Failed && p.status == Status::Failed {
-                out.push(format!("{id}: Kconfig fails on patched"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::Kconfig,
+                    "Kconfig fails on patched",
+                ));
             }
         }
         let (bb, pb) = (get("base", Stage::Build), get("patched", Stage::Build));
         if let (Some(b), Some(p)) = (&bb, &pb) {
             if b.status == Status::Ok && p.status == Status::Failed {
-                out.push(format!("{id}: patched build fails, base builds"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::Build,
+                    "patched build fails, base builds",
+                ));
             }
             let nw = p.build.as_ref().map_or(0, |d| d.new_warnings.len());
             if nw > 0 {
-                out.push(format!("{id}: {nw} new warning(s)"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::NewWarnings,
+                    format!("{nw} new warning(s)"),
+                ));
             }
         }
         let (bb, pb) = (get("base", Stage::Boot), get("patched", Stage::Boot));
         if let (Some(b), Some(p)) = (&bb, &pb) {
             if b.status == Status::Ok && p.status == Status::Failed {
-                out.push(format!("{id}: base boots, patched does not"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::Boot,
+                    "base boots, patched does not",
+                ));
             }
             let passed = |r: &Record| {
                 r.boot
@@ -62,14 +86,20 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
                     .map(|(n, p, f)| n > 0 && n == p && f == 0)
             };
             if passed(b) == Some(true) && passed(p) != Some(true) {
-                out.push(format!(
-                    "{id}: guest vma tests pass on base, not on patched"
+                out.push(Regression::new(
+                    &id,
+                    Kind::GuestVmaTests,
+                    "guest vma tests pass on base, not on patched",
                 ));
             }
             out.extend(new_splats(&id, b, p));
             let child = |r: &Record| r.boot.as_ref().and_then(|b| b.child);
             if child(b) == Some(0) && child(p) != Some(0) {
-                out.push(format!("{id}: exec/exit in the patched guest fails"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::Exec,
+                    "exec/exit in the patched guest fails",
+                ));
             }
             let tests = |r: &Record| {
                 r.boot
@@ -78,7 +108,11 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
                     .unwrap_or_default()
             };
             for t in crate::selftests::regressions(&tests(b), &tests(p)) {
-                out.push(format!("{id}: selftest {t}"));
+                out.push(Regression::new(
+                    &id,
+                    Kind::Selftest,
+                    format!("selftest {t}"),
+                ));
             }
             let work = |r: &Record| r.boot.as_ref().and_then(|b| b.workload.clone());
             out.extend(workload(c, work(b).as_ref(), work(p).as_ref(), p.status));
@@ -89,7 +123,7 @@ pub fn regressions(results: &Results, run_id: &str, cells: &[Cell]) -> Vec<Strin
 
 /// Kernel reports of the patched boot that the base boot does not have
 /// (compared by `Splat::key`, as a multiset): each one a regression.
-fn new_splats(id: &str, base: &Record, patched: &Record) -> Vec<String> {
+fn new_splats(id: &str, base: &Record, patched: &Record) -> Vec<Regression> {
     let splats = |r: &Record| {
         r.boot
             .as_ref()
@@ -104,14 +138,18 @@ fn new_splats(id: &str, base: &Record, patched: &Record) -> Vec<String> {
     for s in splats(patched) {
         match seen.get_mut(&s.key()) {
             Some(n) if *n > 0 => *n -= 1,
-            _ => out.push(format!(
-                "{id}: the patched kernel reports {}: {}{}",
-                s.kind,
-                s.title,
-                s.frames
-                    .first()
-                    .map(|f| format!(" (in {f})"))
-                    .unwrap_or_default()
+            _ => out.push(Regression::new(
+                id,
+                Kind::Splat,
+                format!(
+                    "the patched kernel reports {}: {}{}",
+                    s.kind,
+                    s.title,
+                    s.frames
+                        .first()
+                        .map(|f| format!(" (in {f})"))
+                        .unwrap_or_default()
+                ),
             )),
         }
     }
@@ -126,7 +164,7 @@ fn workload(
     base: Option<&WorkloadData>,
     patched: Option<&WorkloadData>,
     booted: Status,
-) -> Vec<String> {
+) -> Vec<Regression> {
     let id = c.id();
     let mut out = Vec::new();
     let Some(p) = patched else {
@@ -134,14 +172,18 @@ fn workload(
     };
     let base_clean = base.is_none_or(WorkloadData::clean);
     if !p.clean() && base_clean && booted == Status::Ok {
-        out.push(if p.finished {
-            format!(
-                "{id}: guest workload: {} of {} operations failed on patched",
-                p.failed, p.total
-            )
-        } else {
-            format!("{id}: guest workload did not finish on patched")
-        });
+        out.push(Regression::new(
+            &id,
+            Kind::Workload,
+            if p.finished {
+                format!(
+                    "guest workload: {} of {} operations failed on patched",
+                    p.failed, p.total
+                )
+            } else {
+                "guest workload did not finish on patched".to_string()
+            },
+        ));
     }
     // A UP MMU kernel with the counters (the per-VMA lock is on) whose
     // faults never took the lock. Without the counters the kernel has no
@@ -149,10 +191,14 @@ fn workload(
     // one; the report shows it.
     if c.smp == Smp::Up && c.mmu == Mmu::Mmu && p.finished {
         if let Some(d) = p.lock_delta().filter(|d| d.success == 0) {
-            out.push(format!(
-                "{id}: no page fault of the patched guest's workload was handled \
-                 under a per-VMA lock (vma_lock_success +{}, miss +{})",
-                d.success, d.miss
+            out.push(Regression::new(
+                &id,
+                Kind::VmaLock,
+                format!(
+                    "no page fault of the patched guest's workload was handled \
+                     under a per-VMA lock (vma_lock_success +{}, miss +{})",
+                    d.success, d.miss
+                ),
             ));
         }
     }
@@ -161,16 +207,17 @@ fn workload(
 
 /// The per-patch checks' findings, one line per patch that has any, and
 /// one for new kernel-doc warnings (`run --strict-checks`).
-pub fn check_findings(c: &crate::checks::SeriesChecks) -> Vec<String> {
-    let mut out: Vec<String> = c
+pub fn check_findings(c: &crate::checks::SeriesChecks) -> Vec<Regression> {
+    let patch = |n: usize| format!("patch {n}");
+    let mut out: Vec<Regression> = c
         .patches
         .iter()
         .filter(|p| p.checkpatch.is_none())
         .map(|p| {
-            format!(
-                "patch {}: checkpatch did not run ({})",
-                p.number,
-                p.notes.join("; ")
+            Regression::new(
+                &patch(p.number),
+                Kind::Check,
+                format!("checkpatch did not run ({})", p.notes.join("; ")),
             )
         })
         .collect();
@@ -180,20 +227,20 @@ pub fn check_findings(c: &crate::checks::SeriesChecks) -> Vec<String> {
         .filter(|p| p.findings() > 0)
         .map(|p| {
             let cp = p.checkpatch.clone().unwrap_or_default();
-            format!(
-                "patch {}: checkpatch {} errors, {} warnings, {} checks; {} sign-off and {} whitespace problem(s)",
-                p.number,
+            Regression::new(&patch(p.number), Kind::Check, format!(
+                "checkpatch {} errors, {} warnings, {} checks; {} sign-off and {} whitespace problem(s)",
                 cp.errors,
                 cp.warnings,
                 cp.checks,
                 p.dco.len(),
                 p.whitespace.len()
-            )
+            ))
         }));
     if !c.kernel_doc_new.is_empty() {
-        out.push(format!(
-            "series: {} new kernel-doc warning(s)",
-            c.kernel_doc_new.len()
+        out.push(Regression::new(
+            "series",
+            Kind::Check,
+            format!("{} new kernel-doc warning(s)", c.kernel_doc_new.len()),
         ));
     }
     out
@@ -317,6 +364,9 @@ mod tests {
             .map(|i| cell(i))
             .collect();
         let r = regressions(&res, "run", &cells);
+        let kinds: Vec<Kind> = r.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [Kind::Workload, Kind::Splat, Kind::VmaLock]);
+        let r: Vec<String> = r.iter().map(|r| r.to_string()).collect();
         assert_eq!(
             r,
             [

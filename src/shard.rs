@@ -56,7 +56,13 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
         .map(|(_, s)| s.started.clone())
         .min()
         .unwrap_or_default();
-    merged.finished = runs.iter().filter_map(|(_, s)| s.finished.clone()).max();
+    // Finished when every shard finished: one unfinished shard leaves cells
+    // without results, and the merged report must say so.
+    merged.finished = runs
+        .iter()
+        .map(|(_, s)| s.finished.clone())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|f| f.into_iter().max());
     // Everything goes into a hidden directory first: a merge that fails
     // leaves no partial run behind.
     let out = results.root.join(format!(".{}.partial", merged.run_id));
@@ -124,7 +130,7 @@ fn fill(
     // shard's summary, once.
     for (_, s) in runs {
         for r in &s.regressions {
-            let of_series = r.starts_with("patch ") || r.starts_with("series:");
+            let of_series = r.kind == crate::model::RegressionKind::Check;
             if of_series && !merged.regressions.contains(r) {
                 merged.regressions.push(r.clone());
             }

@@ -173,7 +173,7 @@ fn latest_report_exiting(
 
 /// The report row of one cell.
 fn row<'a>(v: &'a Value, id: &str) -> &'a Value {
-    let rows = v["rows"].as_array().unwrap();
+    let rows = v["cells"].as_array().unwrap();
     assert_eq!(rows.len(), 28);
     rows.iter()
         .find(|r| r["id"] == id)
@@ -239,8 +239,12 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     assert_eq!(v["run"]["trees"], serde_json::json!(["base"]));
     for id in ["x86-up-mmu", "riscv-up-nommu"] {
         let r = row(&v, id);
-        assert_eq!(r["build"][0], "ok", "{r}");
-        assert!(r["boot"][0].as_str().unwrap().starts_with("booted "), "{r}");
+        assert_eq!(r["build"]["base"]["status"], "ok", "{r}");
+        assert_eq!(r["boot"]["base"]["outcome"], "booted", "{r}");
+        assert!(
+            r["boot"]["base"]["secs_to_marker"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
         assert!(
             r["sections"][0]["base"].as_u64().unwrap() > 1_000_000,
             "{r}"
@@ -251,16 +255,14 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         assert!(log.contains("  CC "), "{id}: nothing compiled?");
     }
     let x86_base = row(&v, "x86-up-mmu").clone();
+    let t = &x86_base["boot"]["base"]["vma_tests"];
     assert!(
-        x86_base["guest_tests"][0]
-            .as_str()
-            .unwrap()
-            .ends_with(" passed"),
+        t["run"].as_u64().unwrap() > 0 && t["passed"] == t["run"] && t["failed"] == 0,
         "{x86_base}"
     );
     let nommu = row(&v, "riscv-up-nommu");
     assert!(
-        nommu["boot_notes"]
+        nommu["boot"]["base"]["vma_tests_note"]
             .to_string()
             .contains("NOMMU: tools/testing/vma needs mm/vma.c"),
         "{nommu}"
@@ -270,17 +272,18 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     // no failed operation, and read /proc/vmstat: base UP kernels have no
     // per-VMA lock, so no vma_lock_* counters.
     for (id, mode) in [("x86-up-mmu", "mmu"), ("riscv-up-nommu", "nommu")] {
-        let w = &row(&v, id)["workload"][0];
+        let w = &row(&v, id)["boot"]["base"]["workload"];
         assert_eq!(w["mode"], mode, "{id}: {w}");
         assert_eq!(w["finished"], true, "{id}: {w}");
         assert_eq!(w["failed"], 0, "{id}: {w}");
         assert_eq!(w["exit"], 0, "{id}: {w}");
         assert!(w["total"].as_u64().unwrap() > 100, "{id}: {w}");
         assert!(w["before"].is_null() && w["after"].is_null(), "{id}: {w}");
+        assert!(row(&v, id)["boot"]["base"]["vma_lock"].is_null(), "{id}");
     }
     // The kernel's selftests ran in the x86 guest: proc-maps-race, on the
     // /proc/pid/maps path the series rewrites, passed every case.
-    let tests = row(&v, "x86-up-mmu")["selftests"][0].clone();
+    let tests = row(&v, "x86-up-mmu")["boot"]["base"]["selftests"].clone();
     let race = tests
         .as_array()
         .unwrap()
@@ -342,24 +345,22 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     // on the series): only the patched tree is built and booted, and the
     // regressions compare it with base in one run.
     let (v, dir) = run_expecting(1, &["--only", "x86-up-mmu"], common3);
-    assert_eq!(row(&v, "x86-up-mmu")["build"][0], "ok");
+    assert_eq!(row(&v, "x86-up-mmu")["build"]["base"]["status"], "ok");
     let base_build: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("x86-up-mmu/base/build.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(base_build["cached"], true, "base rebuilt: {base_build}");
     let x86 = row(&v, "x86-up-mmu");
-    assert_eq!(x86["build"][1], "ok", "{x86}");
+    assert_eq!(x86["build"]["patched"]["status"], "ok", "{x86}");
+    assert_eq!(x86["boot"]["patched"]["outcome"], "booted", "{x86}");
+    let t = &x86["boot"]["patched"]["vma_tests"];
     assert!(
-        x86["boot"][1].as_str().unwrap().starts_with("booted "),
-        "{x86}"
-    );
-    assert!(
-        x86["guest_tests"][1].as_str().unwrap().ends_with(" passed"),
+        t["run"].as_u64().unwrap() > 0 && t["passed"] == t["run"] && t["failed"] == 0,
         "{x86}"
     );
     host_vma_tests_passed(&dir, "patched");
-    let w = &x86["workload"][1];
+    let w = &x86["boot"]["patched"]["workload"];
     assert_eq!(
         (w["finished"].clone(), w["failed"].clone()),
         (true.into(), 0.into()),
@@ -367,7 +368,27 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     );
     let took = w["after"]["success"].as_u64().unwrap() - w["before"]["success"].as_u64().unwrap();
     assert!(took > 0, "no fault under the per-VMA lock: {w}");
-    let regressions = v["run"]["regressions"].to_string();
+    assert_eq!(
+        x86["boot"]["patched"]["vma_lock"]["success"].as_u64(),
+        Some(took),
+        "{x86}"
+    );
+    let regs = v["run"]["regressions"].as_array().unwrap();
+    assert!(
+        regs.iter()
+            .any(|r| r["subject"] == "x86-up-mmu" && r["kind"] == "splat"),
+        "{regs:?}"
+    );
+    let regressions: String = regs
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {}\n",
+                r["subject"].as_str().unwrap(),
+                r["text"].as_str().unwrap()
+            )
+        })
+        .collect();
     assert!(
         regressions
             .contains("x86-up-mmu: the patched kernel reports warning: WARNING: mm/mprotect.c:"),

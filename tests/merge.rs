@@ -101,6 +101,14 @@ fn merged_shards_make_one_run() {
         .join("x86-up-mmu/patched/build.json")
         .is_file());
     assert!(stdout.contains("| x86-up-mmu **REGRESSION** |"), "{stdout}");
+    // `report` of the merged run prints what `merge` printed.
+    let rep = std::process::Command::new(common::bin())
+        .args(["report", "--results"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(rep.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&rep.stdout), stdout);
 
     // A run of another series is refused.
     let c = run(dir.path(), "c", &["x86-up-mmu"], (2, 2));
@@ -133,4 +141,38 @@ fn a_failed_merge_leaves_nothing_behind() {
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "debris after a failed merge: {left:?}");
+}
+
+/// A run that did not finish (a shard killed half-way) is reported as
+/// such, with exit 5, never as a finished run with empty cells: by
+/// `report`, and by `merge` of it with a finished shard.
+#[test]
+fn an_unfinished_run_is_reported_as_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = run(dir.path(), "a", &["x86-smp-mmu", "riscv-up-nommu"], (1, 2));
+    let b = run(dir.path(), "b", &["x86-up-mmu"], (2, 2));
+    let mut s: RunSummary = store::read_json(&b.join("run.json")).unwrap();
+    s.finished = None;
+    store::write_json(&b.join("run.json"), &s).unwrap();
+    let o = std::process::Command::new(common::bin())
+        .arg("report")
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("**This run is not finished"), "{md}");
+    let o = std::process::Command::new(common::bin())
+        .args(["report", "--format", "json"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["complete"], false);
+
+    let out = dir.path().join("merged");
+    let o = merge(&a, &b, &out);
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("**This run is not finished"));
 }

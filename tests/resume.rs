@@ -242,7 +242,7 @@ fn vma_sizes(s: &Setup, results: &Path) -> (Option<u64>, Option<u64>) {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let row = v["rows"]
+    let row = v["cells"]
         .as_array()
         .unwrap()
         .iter()
@@ -333,7 +333,8 @@ fn killed_during_the_tree_switch(s: &Setup, base_size: u64) {
     );
 }
 
-/// `report --format json` of a run directory, rows only.
+/// `report --format json` of a run directory, cells only, without what
+/// differs between two runs of the same inputs (times, cache replays).
 fn report_rows(s: &Setup, run: &Path) -> Value {
     let out = s
         .vm()
@@ -342,7 +343,19 @@ fn report_rows(s: &Setup, run: &Path) -> Value {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    serde_json::from_slice::<Value>(&out.stdout).unwrap()["rows"].clone()
+    let mut cells = serde_json::from_slice::<Value>(&out.stdout).unwrap()["cells"].clone();
+    for c in cells.as_array_mut().unwrap() {
+        for stage in ["build", "boot"] {
+            for tree in ["base", "patched"] {
+                if let Some(o) = c[stage][tree].as_object_mut() {
+                    for k in ["secs", "secs_to_marker", "cached"] {
+                        o.remove(k);
+                    }
+                }
+            }
+        }
+    }
+    cells
 }
 
 /// The per-VMA lock series (patches/), `--structs-only` of the two feasible

@@ -20,7 +20,7 @@ pub fn parse(text: &str) -> Vec<Splat> {
 }
 
 /// What kind of report a [`Splat`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SplatKind {
     /// `WARN*()`: "WARNING: mm/x.c:12 at func+0x1/0x2, CPU#0: comm/pid"
@@ -92,7 +92,7 @@ impl std::fmt::Display for SplatKind {
 /// (or a dump_vma() dump before it, or the "=====" line of a lockdep or KASAN
 /// report, or the title line) to "---[ end trace", the closing "=====", the
 /// end of its stack dump, or the next report, marker or panic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Splat {
     pub kind: SplatKind,
     /// The report's title line without the console timestamp: the WARNING,

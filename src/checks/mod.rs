@@ -10,7 +10,7 @@ use crate::series::mail::Mail;
 use serde::{Deserialize, Serialize};
 
 /// What checkpatch said of one patch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Checkpatch {
     pub errors: u32,
     pub warnings: u32,
@@ -22,7 +22,7 @@ pub struct Checkpatch {
 }
 
 /// The checks of one patch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PatchChecks {
     pub number: usize,
     pub subject: String,
@@ -47,7 +47,7 @@ impl PatchChecks {
 }
 
 /// All checks of a series.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SeriesChecks {
     pub patches: Vec<PatchChecks>,
     /// kernel-doc warnings in the touched files that base does not have.

@@ -25,7 +25,7 @@ pub struct Request {
 }
 
 /// A request Kconfig did not honour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Dropped {
     pub symbol: String,
     pub requested: Value,

@@ -1,46 +1,149 @@
-//! The markdown report of a run.
+//! The markdown report of a run: what a maintainer reads first comes first
+//! (summary, regressions, warnings), then the table of the selected cells
+//! with a legend, then the details.
 
-use super::load::{Report, Row, SizeDelta};
-use crate::model::Record;
+use super::load::{BootView, BuildStatus, BuildView, Report, Row, SizeDelta, Trees};
+use crate::model::BootOutcome;
 
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(T::to_string).unwrap_or_else(|| "-".into())
-}
+/// How many compiler errors of a failed build are quoted.
+pub const QUOTED_ERRORS: usize = 5;
 
-fn delta(d: &SizeDelta) -> String {
+/// `+8 B`, `0 B`, `-`.
+pub fn bytes_delta(d: &SizeDelta) -> String {
     match d.delta() {
-        Some(0) => "0".into(),
-        Some(x) => format!("{x:+}"),
+        Some(0) => "0 B".into(),
+        Some(x) => format!("{x:+} B"),
         None => "-".into(),
     }
 }
 
-/// `PER_VMA_LOCK=n->undefined` for every tracked symbol.
+/// One build's status in a table cell.
+pub fn build_word(b: &Option<BuildView>) -> String {
+    match b {
+        None => "-".into(),
+        Some(b) => match b.status {
+            BuildStatus::Ok => "ok".into(),
+            BuildStatus::ProbeOnly => "probe only".into(),
+            BuildStatus::Failed => match b.exit_status {
+                Some(c) => format!("FAIL (exit {c})"),
+                None => "FAIL".into(),
+            },
+            BuildStatus::TimedOut => "FAIL (timed out)".into(),
+            BuildStatus::Killed => "FAIL (killed)".into(),
+        },
+    }
+}
+
+/// One boot's outcome in a table cell.
+pub fn boot_word(b: &Option<BootView>) -> String {
+    match b {
+        None => "-".into(),
+        Some(b) => match (b.outcome, b.secs_to_marker) {
+            (BootOutcome::Booted, Some(s)) => format!("booted ({s:.1} s)"),
+            (BootOutcome::Booted, None) => "booted".into(),
+            (BootOutcome::NotBootable, _) => "not bootable".into(),
+            (BootOutcome::QemuFailed, _) => "QEMU FAILED".into(),
+            (o, _) => format!("{o:?}").to_uppercase(),
+        },
+    }
+}
+
+/// The guest vma tests of one boot in a table cell.
+fn vma_word(b: &Option<BootView>) -> String {
+    match b.as_ref().and_then(|b| b.vma_tests) {
+        None => "-".into(),
+        Some(t) if t.all_passed() => format!("{} of {} passed", t.passed, t.run),
+        Some(t) => format!("{} of {} FAILED", t.failed, t.run),
+    }
+}
+
+fn pair(t: &Trees<String>) -> String {
+    format!("{} / {}", t.base, t.patched)
+}
+
+fn map<T, U>(t: &Trees<T>, f: impl Fn(&T) -> U) -> Trees<U> {
+    Trees {
+        base: f(&t.base),
+        patched: f(&t.patched),
+    }
+}
+
+/// `PER_VMA_LOCK n -> undefined` for the tracked symbols that change,
+/// `PER_VMA_LOCK=y` for those that do not.
 fn tracked(row: &Row) -> String {
+    if row.tracked.is_empty() {
+        return "-".into();
+    }
     row.tracked
         .iter()
-        .map(|(k, [b, p])| {
-            let b = b.as_deref().unwrap_or("-");
-            let p = p.as_deref().unwrap_or("-");
+        .map(|(k, t)| {
+            let b = t.base.as_deref().unwrap_or("-");
+            let p = t.patched.as_deref().unwrap_or("-");
             if b == p {
                 format!("{k}={b}")
             } else {
-                format!("{k}={b}->{p}")
+                format!("{k} {b} -> {p}")
             }
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(", ")
 }
 
-/// The markdown report.
-pub fn markdown(r: &Report, struct_size: bool) -> String {
+/// The header and the struct sizes (`report --struct-size`).
+pub fn struct_sizes_only(r: &Report) -> String {
+    header(r) + &struct_sizes(r)
+}
+
+/// The markdown report: `run`, `merge` and `report` print the same one.
+pub fn markdown(r: &Report) -> String {
+    let mut s = header(r);
+    s.push_str(&summary(r));
+    s.push_str(&regressions(r));
+    if !r.not_compiled_anywhere.is_empty() {
+        s.push_str(&format!(
+            "\n**Warning: no selected cell compiled {}**: nothing in this run proves the series' changes there build.\n",
+            r.not_compiled_anywhere
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s.push_str(&table(r));
+    s.push_str(&build_failures(r));
+    s.push_str(&struct_sizes(r));
+    s.push_str(&sections(r));
+    s.push_str(&runtime(r));
+    s.push_str(&selftests(r));
+    s.push_str(&checks(r));
+    s.push_str(&per_patch(r));
+    s.push_str(&ccache(r));
+    s.push_str(&notes(r));
+    s.push_str(&infeasible(r));
+    s
+}
+
+fn short(c: &str) -> &str {
+    &c[..12.min(c.len())]
+}
+
+fn header(r: &Report) -> String {
     let run = &r.run;
-    let mut s = String::new();
-    s.push_str(&format!("# vmamatrix run {}\n\n", run.run_id));
+    let mut s = format!("# vmamatrix run {}\n\n", run.run_id);
+    if !r.complete {
+        s.push_str(&format!(
+            "**This run is {}: cells without results were not reached. Resume it with the same `vmamatrix run` command; finished stages are kept.**\n\n",
+            if run.interrupted {
+                "interrupted"
+            } else {
+                "not finished"
+            }
+        ));
+    }
     s.push_str(&format!(
-        "- kernel: `{}` base `{}`{}\n- series: {} ({} patches, sha256 `{}`), patched `{}`\n- toolchain: `{}`\n- started {}, finished {}{}\n\n",
+        "- kernel: `{}`, base `{}`{}\n- series: {} ({} patches, sha256 `{}`), patched `{}`\n- toolchain: `{}`\n- vmamatrix {}; started {}, finished {}\n",
         run.kernel,
-        &run.base[..12.min(run.base.len())],
+        short(&run.base),
         if run.base_source.is_empty() {
             String::new()
         } else {
@@ -49,273 +152,320 @@ pub fn markdown(r: &Report, struct_size: bool) -> String {
         run.series.cover_subject.as_deref().unwrap_or(&run.series.path),
         run.series.patches.len(),
         &run.series.hash[..16.min(run.series.hash.len())],
-        &run.patched[..12.min(run.patched.len())],
+        short(&run.patched),
         run.toolchain.join(" "),
+        run.vmamatrix,
         run.started,
         run.finished.as_deref().unwrap_or("(not finished)"),
-        if run.interrupted { " (interrupted)" } else { "" },
     ));
+    if let Some((k, n)) = run.shard {
+        s.push_str(&format!("- shard {k} of {n}\n"));
+    }
     if run.configs.len() > 1 {
         s.push_str(&format!(
-            "Kconfig fragments: `{}` with the overlay(s) `{}`: sizes and boots of this run \
+            "- Kconfig fragments: `{}` with the overlay(s) `{}`: sizes and boots of this run \
              are of kernels with those options (a debug overlay makes VMAs bigger), \
-             not production figures.\n\n",
+             not production figures.\n",
             run.configs[0],
             run.configs[1..].join("`, `")
         ));
     }
-    if let Some(w) = coverage_warning(r) {
-        s.push_str(&w);
-    }
-    s.push_str("| cell | feasible | Kconfig base->patched | base build | patched build | warnings base/patched | new warnings | series .c compiled | text Δ | rodata Δ | data Δ | bss Δ | base boot | patched boot | guest vma tests base/patched |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for row in &r.rows {
-        if !row.selected && row.feasible.is_none() {
-            s.push_str(&format!(
-                "| {} | not selected | | | | | | | | | | | | | |\n",
-                row.id
-            ));
-            continue;
-        }
-        let feas = match row.feasible {
-            Some(true) => "yes".to_string(),
-            Some(false) => "no".to_string(),
-            None => "-".to_string(),
-        };
-        let sec = |n: &str| {
-            row.sections
-                .iter()
-                .find(|d| d.name == n)
-                .map(delta)
-                .unwrap_or_default()
-        };
+    s
+}
+
+fn summary(r: &Report) -> String {
+    let m = &r.summary;
+    let mut s = format!(
+        "\n## Summary\n\n- cells: {} selected of {}, {} feasible, {} refused by Kconfig\n- built: base {}, patched {} (failed: base {}, patched {})\n- booted: base {}, patched {} (failed: base {}, patched {})\n- regressions: {}\n",
+        m.selected,
+        m.cells,
+        m.feasible,
+        m.infeasible,
+        m.built.base,
+        m.built.patched,
+        m.build_failed.base,
+        m.build_failed.patched,
+        m.booted.base,
+        m.booted.patched,
+        m.boot_failed.base,
+        m.boot_failed.patched,
+        if m.regressions == 0 {
+            "none".to_string()
+        } else {
+            format!("**{}**", m.regressions)
+        },
+    );
+    let host: Vec<String> = r
+        .host_vma_tests
+        .named()
+        .iter()
+        .filter_map(|(t, c)| {
+            c.map(|c| {
+                if c.all_passed() {
+                    format!("{t} {} of {} passed", c.passed, c.run)
+                } else {
+                    format!("{t} **{} of {} FAILED**", c.failed, c.run)
+                }
+            })
+        })
+        .collect();
+    if !host.is_empty() {
         s.push_str(&format!(
-            "| {}{} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |\n",
+            "- tools/testing/vma on the host: {}\n",
+            host.join(", ")
+        ));
+    }
+    let measured = r
+        .cells
+        .iter()
+        .filter(|c| c.structs.iter().any(|d| d.delta().is_some()))
+        .count();
+    if m.struct_growth.is_empty() {
+        if measured > 0 {
+            s.push_str(&format!(
+                "- cost: no measured struct changed size ({measured} cell(s) measured)\n"
+            ));
+        }
+    } else {
+        s.push_str("- cost: ");
+        s.push_str(
+            &m.struct_growth
+                .iter()
+                .map(|g| {
+                    format!(
+                        "**{} {} {:+} B** ({} -> {})",
+                        g.cell, g.name, g.delta, g.base, g.patched
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let grown = m
+            .struct_growth
+            .iter()
+            .map(|g| &g.cell)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        match measured.saturating_sub(grown) {
+            0 => s.push('\n'),
+            n => s.push_str(&format!("; no change in the other {n} measured cell(s)\n")),
+        }
+    }
+    s
+}
+
+fn regressions(r: &Report) -> String {
+    if r.regressions().is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n## Regressions\n\n");
+    for reg in r.regressions() {
+        s.push_str(&format!("- {reg}\n"));
+    }
+    s
+}
+
+/// The table of the selected cells that Kconfig could configure.
+fn table(r: &Report) -> String {
+    let rows: Vec<&Row> = r
+        .cells
+        .iter()
+        .filter(|c| c.selected && c.feasible != Some(false))
+        .collect();
+    if rows.is_empty() {
+        return "\nNo feasible cell was selected.\n".into();
+    }
+    let structs: Vec<String> = r.run.structs.clone();
+    let mut s = String::from(
+        "\n## Cells\n\n| cell | Kconfig | build | new warnings | series .c compiled |",
+    );
+    for st in &structs {
+        s.push_str(&format!(" {st} Δ |"));
+    }
+    s.push_str(" boot | guest vma tests |\n|---|---|---|---|---|");
+    for _ in &structs {
+        s.push_str("---|");
+    }
+    s.push_str("---|---|\n");
+    for row in &rows {
+        let new_w = match &row.build.patched {
+            Some(b) if b.status != BuildStatus::ProbeOnly => b.new_warnings.len().to_string(),
+            _ => "-".into(),
+        };
+        let cov = row
+            .coverage
+            .as_ref()
+            .filter(|_| {
+                // A failed or probe-only build compiled what it got to.
+                row.build
+                    .patched
+                    .as_ref()
+                    .is_some_and(|b| b.status == BuildStatus::Ok)
+            })
+            .map(|c| {
+                let total = c.compiled.len() + c.not_compiled.len() + c.failed.len();
+                format!("{} of {total}", c.compiled.len())
+            })
+            .unwrap_or_else(|| "-".into());
+        s.push_str(&format!(
+            "| {}{} | {} | {} | {new_w} | {cov} |",
             row.id,
             if row.regression {
                 " **REGRESSION**"
             } else {
                 ""
             },
-            feas,
             tracked(row),
-            opt(&row.build[0]),
-            opt(&row.build[1]),
-            opt(&row.warnings[0]),
-            opt(&row.warnings[1]),
-            if row.build[1].is_some() {
-                row.new_warnings.len().to_string()
-            } else {
-                "-".into()
-            },
-            row.coverage
-                .map(|(c, t)| format!("{c}/{t}"))
-                .unwrap_or_else(|| "-".into()),
-            sec("text"),
-            sec("rodata"),
-            sec("data"),
-            sec("bss"),
-                        opt(&row.boot[0]),
-            opt(&row.boot[1]),
-            opt(&row.guest_tests[0]),
-            opt(&row.guest_tests[1]),
+            pair(&map(&row.build, build_word)),
         ));
-    }
-    let host: Vec<String> = ["base", "patched"]
-        .iter()
-        .filter_map(|t| {
-            let r: Record = crate::store::read_json(
-                &r.results_root
-                    .join(&run.run_id)
-                    .join("host")
-                    .join(t)
-                    .join("vmatest.json"),
-            )
-            .ok()?;
-            let d = r.vmatest?;
-            Some(match d.tests {
-                Some((n, p, f)) => format!("{t}: {n} tests run, {p} passed, {f} failed"),
-                None => format!("{t}: {}", d.outcome),
-            })
-        })
-        .collect();
-    if !host.is_empty() {
+        for d in &row.structs {
+            s.push_str(&format!(" {} |", bytes_delta(d)));
+        }
         s.push_str(&format!(
-            "\ntools/testing/vma on the host: {}\n",
-            host.join("; ")
+            " {} | {} |\n",
+            pair(&map(&row.boot, boot_word)),
+            pair(&map(&row.boot, vma_word)),
         ));
     }
-    let infeasible: Vec<&Row> = r
-        .rows
+    s.push_str(
+        "\nLegend: every \"x / y\" is base / patched. Kconfig: the tracked symbols, \
+         `A -> B` where the series changes them. build: ok, \"probe only\" \
+         (`--structs-only`: only the struct probe object was compiled, no kernel), \
+         or FAIL with make's exit status. new warnings: compiler warnings of the \
+         patched build that base does not have. series .c compiled: the series' C \
+         files the patched build compiled, of those it touches. Δ: size change of \
+         the struct in bytes (patched minus base). boot: how the kernel ended in \
+         QEMU (seconds to /init's result). guest vma tests: tools/testing/vma in \
+         the booted guest.\n",
+    );
+    let rest: Vec<&str> = r
+        .cells
         .iter()
-        .filter(|r| r.feasible == Some(false))
+        .filter(|c| !c.selected)
+        .map(|c| c.id.as_str())
         .collect();
-    if !infeasible.is_empty() {
-        s.push_str("\n## Infeasible cells\n\n");
-        for row in infeasible {
+    if !rest.is_empty() {
+        s.push_str(&format!(
+            "\nNot selected ({}): {}.\n",
+            rest.len(),
+            rest.join(", ")
+        ));
+    }
+    s
+}
+
+/// Failed builds with their first compiler errors and the log's path.
+fn build_failures(r: &Report) -> String {
+    let mut s = String::new();
+    for row in &r.cells {
+        for (tree, b) in row.build.named() {
+            let Some(b) = b else { continue };
+            if matches!(b.status, BuildStatus::Ok | BuildStatus::ProbeOnly) {
+                continue;
+            }
+            if s.is_empty() {
+                s.push_str("\n## Build failures\n");
+            }
             s.push_str(&format!(
-                "- {}: {}\n",
+                "\n{} {tree}: {} after {:.0} s; log `{}`\n\n```\n",
                 row.id,
-                row.reason.as_deref().unwrap_or("?")
+                build_word(&Some(b.clone())),
+                b.secs,
+                r.path(&b.log).display()
             ));
-        }
-    }
-    if struct_size {
-        s.push_str("\n## Struct sizes (bytes, base -> patched)\n\n| cell |");
-        for st in &run.structs {
-            s.push_str(&format!(" {st} |"));
-        }
-        s.push_str("\n|---|");
-        for _ in &run.structs {
-            s.push_str("---|");
-        }
-        s.push('\n');
-        for row in r.rows.iter().filter(|r| {
-            r.structs
-                .iter()
-                .any(|d| d.base.is_some() || d.patched.is_some())
-        }) {
-            s.push_str(&format!("| {} |", row.id));
-            for d in &row.structs {
-                s.push_str(&format!(
-                    " {} -> {} ({}) |",
-                    opt(&d.base),
-                    opt(&d.patched),
-                    delta(d)
-                ));
+            if b.errors.is_empty() {
+                for l in &b.tail {
+                    s.push_str(&format!("{l}\n"));
+                }
+            } else {
+                for e in b.errors.iter().take(QUOTED_ERRORS) {
+                    s.push_str(&format!("{}:{}: {}: {}\n", e.file, e.line, e.kind, e.text));
+                }
+                if b.errors.len() > QUOTED_ERRORS {
+                    s.push_str(&format!(
+                        "... {} more error(s) in the log\n",
+                        b.errors.len() - QUOTED_ERRORS
+                    ));
+                }
             }
-            s.push('\n');
-        }
-    }
-    let cc: Vec<&Row> = r
-        .rows
-        .iter()
-        .filter(|r| r.ccache.iter().any(Option::is_some))
-        .collect();
-    if !cc.is_empty() {
-        s.push_str("\n## ccache (hits / cacheable compiler calls)\n\n| cell | base | patched |\n|---|---|---|\n");
-        let one = |c: &Option<crate::store::CcacheStats>| match c {
-            Some(c) => match c.hit_rate() {
-                Some(rate) => format!("{}/{} ({rate:.0}%)", c.hits, c.hits + c.misses),
-                None => "no cacheable calls".into(),
-            },
-            None => "-".into(),
-        };
-        for row in cc {
-            s.push_str(&format!(
-                "| {} | {} | {} |\n",
-                row.id,
-                one(&row.ccache[0]),
-                one(&row.ccache[1])
-            ));
-        }
-    }
-    s.push_str(&runtime(r));
-    s.push_str(&selftests(r));
-    s.push_str(&checks(r));
-    let notes: Vec<String> = r
-        .rows
-        .iter()
-        .flat_map(|row| {
-            let mut v = Vec::new();
-            for w in &row.new_warnings {
-                v.push(format!("- {}: new warning: {w}", row.id));
-            }
-            if !row.not_compiled.is_empty() {
-                v.push(format!(
-                    "- {}: series files not compiled (no proof they build here): {}",
-                    row.id,
-                    row.not_compiled.join(", ")
-                ));
-            }
-            for d in &row.dropped {
-                v.push(format!("- {}: dropped {d}", row.id));
-            }
-            for b in &row.boot_notes {
-                v.push(format!("- {}: {b}", row.id));
-            }
-            v
-        })
-        .collect();
-    if !notes.is_empty() {
-        s.push_str("\n## Notes\n\n");
-        s.push_str(&notes.join("\n"));
-        s.push('\n');
-    }
-    if run.trees.len() > 2 {
-        s.push_str("\n## Per patch (build status, warnings new since base)\n\n| cell |");
-        for t in &run.trees {
-            s.push_str(&format!(" {t} |"));
-        }
-        s.push_str(" first bad |\n|---|");
-        for _ in &run.trees {
-            s.push_str("---|");
-        }
-        s.push_str("---|\n");
-        for row in r.rows.iter().filter(|r| r.feasible == Some(true)) {
-            s.push_str(&format!("| {} |", row.id));
-            for t in &run.trees {
-                let cell = match results_cell(r, &row.id, t) {
-                    Some((st, nw)) => format!(" {st} (+{nw}) |"),
-                    None => " - |".into(),
-                };
-                s.push_str(&cell);
-            }
-            s.push_str(&format!(
-                " {} |\n",
-                run.first_bad
-                    .get(&row.id)
-                    .map(String::as_str)
-                    .unwrap_or("none")
-            ));
-        }
-    }
-    if !run.regressions.is_empty() {
-        s.push_str("\n## Regressions\n\n");
-        for reg in &run.regressions {
-            s.push_str(&format!("- {reg}\n"));
+            s.push_str("```\n");
         }
     }
     s
 }
 
-fn results_cell(r: &Report, id: &str, tree: &str) -> Option<(String, usize)> {
-    let b = r.per_tree.get(&(id.to_string(), tree.to_string()))?;
-    Some(b.clone())
+fn struct_sizes(r: &Report) -> String {
+    let rows: Vec<&Row> = r
+        .cells
+        .iter()
+        .filter(|c| {
+            c.structs
+                .iter()
+                .any(|d| d.base.is_some() || d.patched.is_some())
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n## Struct sizes (bytes, base -> patched)\n\n| cell |");
+    for st in &r.run.structs {
+        s.push_str(&format!(" {st} |"));
+    }
+    s.push_str("\n|---|");
+    for _ in &r.run.structs {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    for row in rows {
+        s.push_str(&format!("| {} |", row.id));
+        for d in &row.structs {
+            s.push_str(&format!(
+                " {} -> {} ({}) |",
+                opt(d.base),
+                opt(d.patched),
+                bytes_delta(d)
+            ));
+        }
+        s.push('\n');
+    }
+    s
 }
 
-/// Series C files that no selected cell's patched build compiled: a
-/// warning at the top, since nothing in the run proves they build.
-fn coverage_warning(r: &Report) -> Option<String> {
-    let built: Vec<&Row> = r.rows.iter().filter(|row| row.coverage.is_some()).collect();
-    if built.is_empty() {
-        return None;
-    }
-    let mut missing: Vec<&String> = built
+/// vmlinux section size changes, per cell that has both trees measured.
+fn sections(r: &Report) -> String {
+    let rows: Vec<&Row> = r
+        .cells
         .iter()
-        .flat_map(|row| row.not_compiled.iter())
-        .filter(|f| !built.iter().any(|row| row.compiled.contains(f)))
+        .filter(|c| c.sections.iter().any(|d| d.delta().is_some()))
         .collect();
-    missing.sort();
-    missing.dedup();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "**Warning: no selected cell compiled {}**: nothing in this run proves the series' changes there build.\n\n",
-            missing
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## vmlinux size change (patched minus base)\n\n| cell | text | rodata | data | bss |\n|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        s.push_str(&format!("| {} |", row.id));
+        for d in &row.sections {
+            s.push_str(&format!(" {} |", bytes_delta(d)));
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// The guest workload and the per-VMA lock counters, per cell and tree.
 fn runtime(r: &Report) -> String {
     let rows: Vec<&Row> = r
-        .rows
+        .cells
         .iter()
-        .filter(|row| row.workload.iter().any(Option::is_some))
+        .filter(|row| {
+            row.boot
+                .named()
+                .iter()
+                .any(|(_, b)| b.as_ref().is_some_and(|b| b.workload.is_some()))
+        })
         .collect();
     if rows.is_empty() {
         return String::new();
@@ -323,13 +473,15 @@ fn runtime(r: &Report) -> String {
     let mut s = String::from(
         "\n## Runtime: guest VMA workload and per-VMA lock counters\n\n\
          Operations the workload did and how many failed; /proc/vmstat `vma_lock_*` \
-         deltas over the workload (success / abort / retry / miss).\n\n\
-         | cell | tree | operations | failed | vma_lock success / abort / retry / miss |\n\
-         |---|---|---|---|---|\n",
+         deltas over the workload (success / abort / retry / miss); the kernel's own \
+         reports (warnings, BUG, lockdep, KASAN, ...) on the console.\n\n\
+         | cell | tree | operations | failed | vma_lock success / abort / retry / miss | kernel reports |\n\
+         |---|---|---|---|---|---|\n",
     );
     for row in rows {
-        for (i, tree) in ["base", "patched"].iter().enumerate() {
-            let Some(w) = &row.workload[i] else { continue };
+        for (tree, b) in row.boot.named() {
+            let Some(b) = b else { continue };
+            let Some(w) = &b.workload else { continue };
             let ops = if w.finished {
                 w.total.to_string()
             } else {
@@ -340,12 +492,17 @@ fn runtime(r: &Report) -> String {
             } else {
                 "0".into()
             };
-            let lock = match w.lock_delta() {
+            let lock = match b.vma_lock {
                 Some(d) => format!("+{} / +{} / +{} / +{}", d.success, d.abort, d.retry, d.miss),
                 None => "no per-VMA locks".into(),
             };
+            let splats = if b.splats.is_empty() {
+                "0".to_string()
+            } else {
+                format!("**{}**", b.splats.len())
+            };
             s.push_str(&format!(
-                "| {} | {tree} | {ops} | {failed} | {lock} |\n",
+                "| {} | {tree} | {ops} | {failed} | {lock} | {splats} |\n",
                 row.id
             ));
         }
@@ -411,29 +568,32 @@ fn checks(r: &Report) -> String {
 /// The kernel selftests in the guests: pass / fail / skip per test, cell
 /// and tree (a skip is not a pass).
 fn selftests(r: &Report) -> String {
+    let tests = |b: &Option<BootView>| b.as_ref().map(|b| b.selftests.clone()).unwrap_or_default();
     let rows: Vec<&Row> = r
-        .rows
+        .cells
         .iter()
-        .filter(|row| row.selftests.iter().any(|t| !t.is_empty()))
+        .filter(|row| !tests(&row.boot.base).is_empty() || !tests(&row.boot.patched).is_empty())
         .collect();
     if rows.is_empty() {
         return String::new();
     }
     let mut s = String::from(
         "\n## Kernel selftests in the guests\n\n\
-         Subtests passed / failed / skipped (and the test's verdict), base -> patched.\n\n\
+         The test's verdict, exit status and subtest counts, base and patched \
+         (a skip is not a pass).\n\n\
          | cell | test | base | patched |\n|---|---|---|---|\n",
     );
     for row in rows {
+        let both = [tests(&row.boot.base), tests(&row.boot.patched)];
         let mut names: Vec<&str> = Vec::new();
-        for t in row.selftests.iter().flatten() {
+        for t in both.iter().flatten() {
             if !names.contains(&t.name.as_str()) {
                 names.push(&t.name);
             }
         }
         for name in names {
             let cell = |i: usize| {
-                row.selftests[i]
+                both[i]
                     .iter()
                     .find(|t| t.name == name)
                     .map(|t| {
@@ -451,6 +611,187 @@ fn selftests(r: &Report) -> String {
                 cell(1)
             ));
         }
+    }
+    s
+}
+
+fn per_patch(r: &Report) -> String {
+    if r.per_patch.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n## Per patch (build status, new warnings since base)\n\n| cell |");
+    for t in &r.run.trees {
+        s.push_str(&format!(" {t} |"));
+    }
+    s.push_str(" first bad |\n|---|");
+    for _ in &r.run.trees {
+        s.push_str("---|");
+    }
+    s.push_str("---|\n");
+    for p in &r.per_patch {
+        s.push_str(&format!("| {} |", p.cell));
+        for t in &r.run.trees {
+            match p.steps.iter().find(|st| &st.tree == t) {
+                Some(st) => {
+                    let w = match st.status {
+                        BuildStatus::Ok => "ok",
+                        BuildStatus::ProbeOnly => "probe only",
+                        _ => "FAIL",
+                    };
+                    s.push_str(&format!(" {w} (+{}) |", st.new_warnings));
+                }
+                None => s.push_str(" - |"),
+            }
+        }
+        s.push_str(&format!(
+            " {} |\n",
+            p.first_bad.as_deref().unwrap_or("none")
+        ));
+    }
+    s
+}
+
+fn ccache(r: &Report) -> String {
+    let cc: Vec<&Row> = r
+        .cells
+        .iter()
+        .filter(|c| {
+            c.build
+                .named()
+                .iter()
+                .any(|(_, b)| b.as_ref().is_some_and(|b| b.ccache.is_some()))
+        })
+        .collect();
+    if cc.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## ccache (hits / cacheable compiler calls)\n\n| cell | base | patched |\n|---|---|---|\n",
+    );
+    let one = |b: &Option<BuildView>| match b.as_ref().and_then(|b| b.ccache.as_ref()) {
+        Some(c) => match c.hit_rate() {
+            Some(rate) => format!("{}/{} ({rate:.0}%)", c.hits, c.hits + c.misses),
+            None => "no cacheable calls".into(),
+        },
+        None => "-".into(),
+    };
+    for row in cc {
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            row.id,
+            one(&row.build.base),
+            one(&row.build.patched)
+        ));
+    }
+    s
+}
+
+/// New warnings, uncompiled files, boot notes per cell, and the requests
+/// Kconfig dropped folded into one line per request.
+fn notes(r: &Report) -> String {
+    let mut v: Vec<String> = Vec::new();
+    for row in &r.cells {
+        if let Some(b) = &row.build.patched {
+            for w in &b.new_warnings {
+                v.push(format!(
+                    "- {}: new warning: {}:{}: {}",
+                    row.id, w.file, w.line, w.text
+                ));
+            }
+        }
+        if let Some(c) = &row.coverage {
+            if !c.not_compiled.is_empty()
+                && row
+                    .build
+                    .patched
+                    .as_ref()
+                    .is_some_and(|b| b.status == BuildStatus::Ok)
+            {
+                v.push(format!(
+                    "- {}: series files this configuration does not compile: {}",
+                    row.id,
+                    c.not_compiled.join(", ")
+                ));
+            }
+        }
+        let mut said: Vec<String> = Vec::new();
+        for (tree, b) in row.boot.named() {
+            let Some(b) = b else { continue };
+            let mut lines: Vec<(String, String)> = Vec::new();
+            if let Some(why) = b.panic.as_ref().or(b.reason.as_ref()) {
+                lines.push((format!("{tree} boot: "), why.clone()));
+            }
+            if b.exec_child.is_some_and(|c| c != 0) {
+                lines.push((
+                    format!("{tree} boot: "),
+                    "/init's exec-and-exit child failed".into(),
+                ));
+            }
+            if let Some(n) = &b.vma_tests_note {
+                lines.push(("guest vma tests not run: ".into(), n.clone()));
+            }
+            // Say once what both trees say alike.
+            for (head, text) in lines {
+                if !said.contains(&text) {
+                    v.push(format!("- {}: {head}{text}", row.id));
+                    said.push(text);
+                }
+            }
+            for sp in &b.splats {
+                v.push(format!(
+                    "- {}: {tree} kernel reports {}: {}{} (console line {})",
+                    row.id,
+                    sp.kind,
+                    sp.title,
+                    sp.frames
+                        .first()
+                        .map(|f| format!(" in {f}"))
+                        .unwrap_or_default(),
+                    sp.line
+                ));
+            }
+        }
+    }
+    // Dropped requests: one line per request, with the cells it hit.
+    let mut dropped: Vec<(String, Vec<String>)> = Vec::new();
+    for row in r.cells.iter().filter(|c| c.feasible == Some(true)) {
+        for d in &row.dropped {
+            let text = format!(
+                "CONFIG_{}={} ({}): got {}, {}",
+                d.symbol, d.requested, d.from, d.got, d.why
+            );
+            match dropped.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, cells)) => cells.push(row.id.clone()),
+                None => dropped.push((text, vec![row.id.clone()])),
+            }
+        }
+    }
+    for (text, cells) in dropped {
+        v.push(format!("- dropped {text}; on {}", cells.join(", ")));
+    }
+    if v.is_empty() {
+        return String::new();
+    }
+    format!("\n## Notes\n\n{}\n", v.join("\n"))
+}
+
+/// The selected cells Kconfig refuses, in one list.
+fn infeasible(r: &Report) -> String {
+    let rows: Vec<&Row> = r
+        .cells
+        .iter()
+        .filter(|c| c.selected && c.feasible == Some(false))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("\n## Refused by Kconfig ({} cell(s))\n\n", rows.len());
+    for row in rows {
+        s.push_str(&format!(
+            "- {}: {}\n",
+            row.id,
+            row.reason.as_deref().unwrap_or("?")
+        ));
     }
     s
 }

@@ -39,9 +39,18 @@ pub fn cache_text(cache: &std::path::Path, parts: &[crate::cache::Usage]) -> Str
     s
 }
 
-/// The report as JSON.
+/// The report as JSON (documented by [`SCHEMA_FILE`]).
 pub fn json(r: &Report) -> String {
     serde_json::to_string_pretty(r).expect("serializable") + "\n"
+}
+
+/// The JSON Schema of `report --format json`, relative to the repository.
+pub const SCHEMA_FILE: &str = "src/report/report.schema.json";
+
+/// The JSON Schema of [`Report`], as committed in [`SCHEMA_FILE`].
+pub fn json_schema() -> String {
+    let s = schemars::schema_for!(Report);
+    serde_json::to_string_pretty(&s).expect("serializable") + "\n"
 }
 
 #[cfg(test)]
@@ -73,7 +82,7 @@ mod tests {
             mmu: "mmu".into(),
             selected,
         };
-        let run = RunSummary {
+        let mut run = RunSummary {
             schema: 1,
             run_id: "r1".into(),
             vmamatrix: "0".into(),
@@ -98,7 +107,11 @@ mod tests {
                 cell("x86-up-nommu", true),
                 cell("arm-up-mmu", false),
             ],
-            regressions: vec!["x86-up-mmu: 1 new warning(s)".into()],
+            regressions: vec![crate::model::Regression::new(
+                "x86-up-mmu",
+                crate::model::RegressionKind::NewWarnings,
+                "1 new warning(s)",
+            )],
             interrupted: false,
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
@@ -183,27 +196,131 @@ mod tests {
         });
         res.write_record("r1", &c).unwrap();
 
-        let rep = load(&res, run);
-        let md = markdown(&rep, true);
-        assert!(md.contains("| x86-up-mmu **REGRESSION** | yes | PER_VMA_LOCK=n->undefined | ok | ok | 0/1 | 1 | 1/2 | +8 | 0 | 0 | 0 |"), "{md}");
-        assert!(md.contains("| x86-up-nommu | no |"), "{md}");
-        assert!(
-            md.contains("- x86-up-nommu: CONFIG_MMU=n requested, got y: x86 always has it"),
-            "{md}"
-        );
-        assert!(md.contains("| arm-up-mmu | not selected |"), "{md}");
-        assert!(md.contains("| x86-up-mmu | 160 -> 168 (+8) |"), "{md}");
-        assert!(md.contains("| x86-up-mmu | - | 3/4 (75%) |"), "{md}");
-        assert!(
-            md.contains("x86-up-mmu: new warning: mm/a.c:3: unused"),
-            "{md}"
-        );
-        assert!(
-            md.contains("no proof they build here): net/ipv4/tcp.c"),
-            "{md}"
-        );
+        // A second feasible cell whose patched build failed in a series
+        // file, with a request Kconfig dropped on both cells.
+        let mut c = record("arm-up-mmu", "patched", Stage::Configure, Status::Ok);
+        let dropped = crate::kconfig::Dropped {
+            symbol: "PER_VMA_LOCK_STATS".into(),
+            requested: "y".into(),
+            got: "n".into(),
+            from: "configs/base.config:29".into(),
+            why: "depends on PER_VMA_LOCK".into(),
+        };
+        c.configure = Some(ConfigureData {
+            fragments: vec![],
+            verdict: Verdict {
+                feasible: true,
+                reason: None,
+                warnings: vec![dropped.clone()],
+                requested: 3,
+                tracked: Default::default(),
+            },
+            config_sha256: "x".into(),
+        });
+        res.write_record("r1", &c).unwrap();
+        let mut c = res
+            .read_record("r1", "x86-up-mmu", "patched", Stage::Configure)
+            .unwrap();
+        c.configure.as_mut().unwrap().verdict.warnings = vec![dropped];
+        res.write_record("r1", &c).unwrap();
+        let mut b = record("arm-up-mmu", "patched", Stage::Build, Status::Failed);
+        b.build = Some(BuildData {
+            outcome: "exit status 2".into(),
+            jobs: 2,
+            warnings: vec![],
+            errors: vec![Diagnostic {
+                file: "net/ipv4/tcp.c".into(),
+                line: 7,
+                kind: "error".into(),
+                text: "use of undeclared identifier 'x'".into(),
+            }],
+            new_warnings: vec![],
+            compiled: vec![],
+            not_compiled: vec!["net/ipv4/tcp.c".into(), "mm/a.c".into()],
+            tail: vec![],
+            ccache: None,
+            structs_only: false,
+        });
+        res.write_record("r1", &b).unwrap();
+        run.cells[2].selected = true;
+
+        let rep = load(&res, run.clone());
+        assert!(rep.complete);
+        let md = markdown(&rep);
+        for want in [
+            "| x86-up-mmu **REGRESSION** | PER_VMA_LOCK n -> undefined | ok / ok | 1 | 1 of 2 | +8 B | - / - | - / - |",
+            "| arm-up-mmu | - | - / FAIL (exit 2) | 0 | - | - | - / - | - / - |",
+            "- cells: 3 selected of 3, 2 feasible, 1 refused by Kconfig",
+            "- cost: **x86-up-mmu vm_area_struct +8 B** (160 -> 168)",
+            "- x86-up-nommu: CONFIG_MMU=n requested, got y: x86 always has it",
+            "| x86-up-mmu | 160 -> 168 (+8 B) |",
+            "| x86-up-mmu | - | 3/4 (75%) |",
+            "x86-up-mmu: new warning: mm/a.c:3: unused",
+            // The failed build quotes its error and names its log.
+            "arm-up-mmu patched: FAIL (exit 2) after 0 s; log `",
+            "arm-up-mmu/patched/build.log`\n\n```\nnet/ipv4/tcp.c:7: error: use of undeclared identifier 'x'\n```",
+            // One line per dropped request, with every cell it hit.
+            "- dropped CONFIG_PER_VMA_LOCK_STATS=y (configs/base.config:29): got n, depends on PER_VMA_LOCK; on x86-up-mmu, arm-up-mmu",
+        ] {
+            assert!(md.contains(want), "{want}\n---\n{md}");
+        }
+        // The summary and regressions come before the table.
+        assert!(md.find("## Regressions").unwrap() < md.find("## Cells").unwrap());
+        // tcp.c failed to compile on arm: tried, so neither "not compiled"
+        // anywhere nor in arm's notes.
+        assert!(!md.contains("no selected cell compiled"), "{md}");
+        assert!(!md.contains("arm-up-mmu: series files"), "{md}");
+        assert!(md.contains(
+            "x86-up-mmu: series files this configuration does not compile: net/ipv4/tcp.c"
+        ));
+        assert!(!md.contains("not selected"), "{md}");
+
         let js: serde_json::Value = serde_json::from_str(&json(&rep)).unwrap();
-        assert_eq!(js["rows"].as_array().unwrap().len(), 3);
-        assert_eq!(js["rows"][0]["structs"][0]["patched"], 168);
+        assert_eq!(js["schema"], load::REPORT_SCHEMA);
+        assert_eq!(js["cells"].as_array().unwrap().len(), 3);
+        let x86 = &js["cells"][0];
+        assert_eq!(x86["structs"][0]["patched"], 168);
+        assert_eq!(x86["build"]["patched"]["status"], "ok");
+        assert_eq!(x86["tracked"]["PER_VMA_LOCK"]["patched"], "undefined");
+        assert_eq!(x86["smp"], "up");
+        assert_eq!(js["cells"][2]["build"]["patched"]["status"], "failed");
+        assert_eq!(js["cells"][2]["build"]["patched"]["exit_status"], 2);
+        assert_eq!(
+            js["cells"][2]["coverage"]["failed"],
+            serde_json::json!(["net/ipv4/tcp.c"])
+        );
+        assert_eq!(js["run"]["regressions"][0]["kind"], "new-warnings");
+        assert_eq!(js["summary"]["struct_growth"][0]["delta"], 8);
+
+        // --structs-only: the build column says so, never "ok".
+        let mut b = res
+            .read_record("r1", "x86-up-mmu", "patched", Stage::Build)
+            .unwrap();
+        b.build.as_mut().unwrap().structs_only = true;
+        res.write_record("r1", &b).unwrap();
+        let md = markdown(&load(&res, run.clone()));
+        assert!(md.contains("| ok / probe only | - | - |"), "{md}");
+
+        // An unfinished run says so first.
+        run.finished = None;
+        let rep = load(&res, run);
+        assert!(!rep.complete);
+        assert!(markdown(&rep).contains("**This run is not finished"));
+    }
+
+    /// `report --format json` is documented by the committed JSON Schema:
+    /// regenerate it with VMAMATRIX_BLESS=1 when the report changes.
+    #[test]
+    fn json_schema_is_committed_and_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCHEMA_FILE);
+        let now = json_schema();
+        if std::env::var_os("VMAMATRIX_BLESS").is_some() {
+            std::fs::write(&path, &now).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == now,
+            "{SCHEMA_FILE} is stale: run VMAMATRIX_BLESS=1 cargo test --lib json_schema"
+        );
     }
 }

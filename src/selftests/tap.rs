@@ -54,7 +54,7 @@ pub const KSFT_XPASS: i32 = 3;
 pub const KSFT_SKIP: i32 = 4;
 
 /// The result of one TAP line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TapResult {
     Pass,
@@ -66,7 +66,7 @@ pub enum TapResult {
 }
 
 /// One `ok`/`not ok` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TestResult {
     pub number: u32,
     /// The description: the subtest's name.
@@ -77,7 +77,9 @@ pub struct TestResult {
 }
 
 /// The counts of kselftest's `# Totals:` line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Totals {
     pub pass: u32,
     pub fail: u32,
@@ -95,7 +97,7 @@ impl Totals {
 }
 
 /// How a test binary ended, from its end marker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 pub enum EndStatus {
     Exited(i32),
     Signalled(i32),
@@ -121,7 +123,7 @@ impl EndStatus {
 }
 
 /// One test binary's run in a guest, as recorded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SelftestRun {
     pub name: String,
     /// Exit code; None when it did not exit (signal, timeout, no end marker).
@@ -155,7 +157,7 @@ pub struct SelftestRun {
 }
 
 /// A test binary's overall result. Skip is not pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,

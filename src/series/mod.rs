@@ -36,7 +36,7 @@ pub struct Series {
 }
 
 /// What the results record about the series.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct SeriesInfo {
     pub path: String,
     pub hash: String,
@@ -50,7 +50,7 @@ pub struct SeriesInfo {
     pub patches: Vec<PatchInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct PatchInfo {
     pub number: usize,
     pub subject: String,
