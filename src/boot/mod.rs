@@ -353,6 +353,17 @@ pub fn qemu_args(arch: &Arch, cell: &Cell, image: &Path, initrd: &Path) -> Vec<S
     a
 }
 
+/// The last non-empty console line, without its timestamp's padding.
+fn last_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
 /// Boot and watch the console (saved to `log`) until the result marker, a
 /// panic, silence, the time limit, or QEMU's exit.
 pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData {
@@ -402,6 +413,16 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
             Ok(proc::Watched::Done(o)) if outcome == BootOutcome::QemuFailed => {
                 Some(format!("QEMU ended ({o}) without a result marker"))
             }
+            _ if matches!(outcome, BootOutcome::Silent | BootOutcome::Timeout) => Some(format!(
+                "{} after {:.0} s; the console's last line: {:?}",
+                if outcome == BootOutcome::Silent {
+                    format!("no console output for {} s", limits.silence.as_secs())
+                } else {
+                    format!("no result marker within {} s", limits.total.as_secs())
+                },
+                start.elapsed().as_secs_f64(),
+                last_line(&text)
+            )),
             _ => None,
         },
         qemu: line,
@@ -412,6 +433,13 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
 mod tests {
     use super::*;
     use crate::matrix::Mmu;
+
+    #[test]
+    fn last_console_line_names_where_a_silent_guest_stopped() {
+        let t = "[    1.0] Run /init\r\n[    2.5] workload: start\r\n\r\n  \n";
+        assert_eq!(last_line(t), "[    2.5] workload: start");
+        assert_eq!(last_line(""), "");
+    }
 
     #[test]
     fn qemu_command_from_recipe() {

@@ -738,8 +738,20 @@ fn notes(r: &Report) -> String {
                 }
             }
             for sp in &b.splats {
+                // A new report of the patched kernel is in Regressions
+                // already; say here what base has, and what both have.
+                let in_base = row
+                    .boot
+                    .base
+                    .as_ref()
+                    .is_some_and(|b| b.splats.iter().any(|x| x.key() == sp.key()));
+                let what = match (tree, in_base) {
+                    ("patched", false) => continue,
+                    ("patched", true) => "pre-existing, base has it too",
+                    _ => "base",
+                };
                 v.push(format!(
-                    "- {}: {tree} kernel reports {}: {}{} (console line {})",
+                    "- {}: {tree} kernel reports {}: {}{} (console line {}; {what})",
                     row.id,
                     sp.kind,
                     sp.title,
