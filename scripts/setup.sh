@@ -9,12 +9,14 @@
 #   VMAMATRIX_CACHE  cache directory (default: ~/.cache/vmamatrix)
 #   KERNEL_PKG       Debian source package (default: linux-source-7.3)
 #   KERNEL_SUITE     Debian suite carrying it (default: trixie-backports)
+#   KCIDB_IO_VER     kcidb-io for the KCIDB test, in $VMAMATRIX_CACHE/venv (default: 141)
 set -euo pipefail
 
 CACHE=${VMAMATRIX_CACHE:-$HOME/.cache/vmamatrix}
 KERNEL_PKG=${KERNEL_PKG:-linux-source-7.3}
 KERNEL_SUITE=${KERNEL_SUITE:-trixie-backports}
 LLVM_VER=${LLVM_VER:-19}
+KCIDB_IO_VER=${KCIDB_IO_VER:-141}
 mkdir -p "$CACHE"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -155,7 +157,24 @@ riscv_liburcu() {
 	rm -rf "$tmp"
 }
 
+# kcidb-io (PyPI) in a venv of the cache: the test suite validates
+# `report --format kcidb` with it (tests/formats_ci.rs).
+kcidb_venv() {
+	local venv="$CACHE/venv"
+	if "$venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('kcidb-io') != '$KCIDB_IO_VER')" 2>/dev/null; then
+		return 0
+	fi
+	if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+		log "installing python3-venv"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+	fi
+	log "installing kcidb-io $KCIDB_IO_VER into $venv"
+	python3 -m venv "$venv"
+	"$venv/bin/pip" install -q --disable-pip-version-check "kcidb-io==$KCIDB_IO_VER"
+}
+
 install_packages
 riscv_liburcu
+kcidb_venv
 [ "${1:-}" = "--packages" ] && exit 0
 kernel_tree

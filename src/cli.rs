@@ -51,6 +51,10 @@ pub enum PlanFormat {
 pub enum ReportFormat {
     Md,
     Json,
+    /// JUnit XML (GitLab, Jenkins): a suite per cell, a case per tree and stage
+    Junit,
+    /// KCIDB I/O JSON (KernelCI); env VMAMATRIX_KCIDB_ORIGIN, _LOG_URL, _TREE
+    Kcidb,
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +314,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 ReportFormat::Md if struct_size => report::markdown::struct_sizes_only(&rep),
                 ReportFormat::Md => report::markdown(&rep),
                 ReportFormat::Json => report::json(&rep),
+                ReportFormat::Junit => report::junit::junit(&rep),
+                ReportFormat::Kcidb => report::kcidb::kcidb(
+                    &rep,
+                    &report::kcidb::Options::from_env().map_err(crate::Error::Usage)?,
+                ),
             };
             match output {
                 Some(path) => crate::store::write_atomic(&path, text.as_bytes())?,

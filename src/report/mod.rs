@@ -2,6 +2,8 @@
 //! JSON, the plan), and the live progress display. Only this module knows
 //! output formats.
 
+pub mod junit;
+pub mod kcidb;
 pub mod load;
 pub mod markdown;
 pub mod plan;
