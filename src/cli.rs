@@ -51,6 +51,9 @@ pub enum PlanFormat {
 pub enum ReportFormat {
     Md,
     Json,
+    /// One self-contained HTML page; its log links are relative to the
+    /// directory of --output (or the current directory)
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +313,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 ReportFormat::Md if struct_size => report::markdown::struct_sizes_only(&rep),
                 ReportFormat::Md => report::markdown(&rep),
                 ReportFormat::Json => report::json(&rep),
+                ReportFormat::Html => {
+                    let dir = match output.as_deref().and_then(|p| p.parent()) {
+                        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    // The page's directory must exist to be resolved.
+                    let _ = std::fs::create_dir_all(&dir);
+                    report::html::html(&rep, &report::html::link_base(&dir, &rep.run_dir))
+                }
             };
             match output {
                 Some(path) => crate::store::write_atomic(&path, text.as_bytes())?,

@@ -2,6 +2,7 @@
 //! JSON, the plan), and the live progress display. Only this module knows
 //! output formats.
 
+pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod plan;
