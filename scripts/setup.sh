@@ -173,7 +173,20 @@ kcidb_venv() {
 	"$venv/bin/pip" install -q --disable-pip-version-check "kcidb-io==$KCIDB_IO_VER"
 }
 
+# Debian's chromium (bookworm main) and a font, for the HTML report's test
+# in a headless browser (tests/formats_html.rs).
+install_browser() {
+	command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/truetype/dejavu ] && return 0
+	log "installing chromium (the HTML report's browser test)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null || {
+		apt-get update -qq || log "apt-get update reported errors; continuing"
+		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+	}
+}
+
 install_packages
+install_browser
 riscv_liburcu
 kcidb_venv
 [ "${1:-}" = "--packages" ] && exit 0

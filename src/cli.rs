@@ -55,6 +55,9 @@ pub enum ReportFormat {
     Junit,
     /// KCIDB I/O JSON (KernelCI); env VMAMATRIX_KCIDB_ORIGIN, _LOG_URL, _TREE
     Kcidb,
+    /// One self-contained HTML page; its log links are relative to the
+    /// directory of --output (or the current directory)
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,6 +322,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     &rep,
                     &report::kcidb::Options::from_env().map_err(crate::Error::Usage)?,
                 ),
+                ReportFormat::Html => {
+                    let dir = match output.as_deref().and_then(|p| p.parent()) {
+                        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    // The page's directory must exist to be resolved.
+                    let _ = std::fs::create_dir_all(&dir);
+                    report::html::html(&rep, &report::html::link_base(&dir, &rep.run_dir))
+                }
             };
             match output {
                 Some(path) => crate::store::write_atomic(&path, text.as_bytes())?,

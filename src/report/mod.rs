@@ -4,6 +4,7 @@
 
 pub mod junit;
 pub mod kcidb;
+pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod plan;
