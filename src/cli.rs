@@ -51,6 +51,8 @@ pub enum PlanFormat {
 pub enum ReportFormat {
     Md,
     Json,
+    /// A plain-text reply to the series' thread (RFC 5322; see --mbox)
+    Mail,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +152,10 @@ pub enum Cmd {
         /// Write the report to FILE (atomically) instead of stdout
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+        /// With --format mail: one mbox message (for mutt -f or git
+        /// send-email) instead of a bare RFC 5322 message
+        #[arg(long)]
+        mbox: bool,
     },
 }
 
@@ -296,7 +302,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             format,
             struct_size,
             output,
+            mbox,
         } => {
+            if mbox && !matches!(format, ReportFormat::Mail) {
+                return Err(crate::Error::Usage("--mbox needs --format mail".into()));
+            }
             let m = load_matrix(&Common {
                 matrix,
                 kernel: None,
@@ -310,6 +320,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 ReportFormat::Md if struct_size => report::markdown::struct_sizes_only(&rep),
                 ReportFormat::Md => report::markdown(&rep),
                 ReportFormat::Json => report::json(&rep),
+                ReportFormat::Mail => {
+                    let o = report::mail::MailOptions::now(&rep, mbox);
+                    let m = report::mail::mail(&rep, &o);
+                    for n in &m.notes {
+                        eprintln!("vmamatrix: {n}");
+                    }
+                    m.text
+                }
             };
             match output {
                 Some(path) => crate::store::write_atomic(&path, text.as_bytes())?,

@@ -3,6 +3,7 @@
 //! output formats.
 
 pub mod load;
+pub mod mail;
 pub mod markdown;
 pub mod plan;
 pub mod progress;
