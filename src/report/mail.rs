@@ -398,8 +398,8 @@ fn verdict(r: &Report) -> String {
     if regs.is_empty() {
         p.push(format!(
             "vmamatrix {what} this series, base and patched, on {cells} \
-             (arch x SMP/UP x MMU/NOMMU) and found no regression: nothing is \
-             worse with the series than without it."
+             (arch x SMP/UP x MMU/NOMMU) and found no regression: in no cell \
+             does the patched tree build, boot or test worse than base."
         ));
     } else {
         let where_: Vec<&str> = regressed_cells(r).iter().map(|c| c.id.as_str()).collect();
@@ -711,8 +711,12 @@ fn table(r: &Report) -> String {
     for (row, c) in rows.iter().zip(&cols) {
         s.push_str(&line(if row.regression { "* " } else { "  " }, c));
     }
-    let mut legend = String::from(
-        "* the series regressed this cell. build, boot: ok, FAIL, t/o (timed \
+    let mut legend = String::new();
+    if rows.iter().any(|c| c.regression) {
+        legend.push_str("* the series regressed this cell. ");
+    }
+    legend.push_str(
+        "build, boot: ok, FAIL, t/o (timed \
          out), kill(ed), hang (console silent), PANIC, qemu (QEMU failed), n/a \
          (not bootable here). warn: compiler warnings of the patched build \
          that base does not have. reports: the kernel's own reports (WARNING, \
@@ -1837,10 +1841,8 @@ mod tests {
             c.regression = false;
         }
         let t = mail(&r, &opts(false)).text;
-        assert!(
-            t.contains("and found no regression: nothing is worse"),
-            "{t}"
-        );
+        assert!(t.contains("and found no regression: in no cell"), "{t}");
+        assert!(!t.contains("* the series regressed"), "{t}");
         assert!(t.contains("\nRegressions: none.\n"), "{t}");
         // Without a regression the reproducer reruns every selected cell.
         assert!(t.contains("--only"), "{t}");
