@@ -1025,7 +1025,8 @@ fn shell(cmd: &str, indent: &str) -> String {
     let mut lines: Vec<String> = Vec::new();
     let mut prefix = indent;
     let mut line = String::new();
-    // An option and its value stay on one line (`-C dir`, `--only cells`).
+    // An option and its value stay on one line (`-C dir`, `--only cells`)
+    // where the line has room for both.
     let mut units: Vec<String> = Vec::new();
     for w in shell_words(cmd) {
         match units.last_mut() {
@@ -1033,7 +1034,8 @@ fn shell(cmd: &str, indent: &str) -> String {
                 if last.starts_with('-')
                     && !last.contains(' ')
                     && !last.contains('=')
-                    && !w.starts_with('-') =>
+                    && !w.starts_with('-')
+                    && cont.len() + last.len() + 1 + w.len() + 2 <= WIDTH =>
             {
                 last.push(' ');
                 last.push_str(&w);
