@@ -58,6 +58,8 @@ pub enum ReportFormat {
     /// One self-contained HTML page; its log links are relative to the
     /// directory of --output (or the current directory)
     Html,
+    /// A plain-text reply to the series' thread (RFC 5322; see --mbox)
+    Mail,
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +159,10 @@ pub enum Cmd {
         /// Write the report to FILE (atomically) instead of stdout
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+        /// With --format mail: one mbox message (for mutt -f or git
+        /// send-email) instead of a bare RFC 5322 message
+        #[arg(long)]
+        mbox: bool,
     },
 }
 
@@ -303,7 +309,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             format,
             struct_size,
             output,
+            mbox,
         } => {
+            if mbox && !matches!(format, ReportFormat::Mail) {
+                return Err(crate::Error::Usage("--mbox needs --format mail".into()));
+            }
             let m = load_matrix(&Common {
                 matrix,
                 kernel: None,
@@ -330,6 +340,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     // The page's directory must exist to be resolved.
                     let _ = std::fs::create_dir_all(&dir);
                     report::html::html(&rep, &report::html::link_base(&dir, &rep.run_dir))
+                }
+                ReportFormat::Mail => {
+                    let o = report::mail::MailOptions::now(&rep, mbox);
+                    let m = report::mail::mail(&rep, &o);
+                    for n in &m.notes {
+                        eprintln!("vmamatrix: {n}");
+                    }
+                    m.text
                 }
             };
             match output {

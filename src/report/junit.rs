@@ -796,6 +796,7 @@ pub(crate) fn fixture() -> Report {
         } else {
             Trees::default()
         },
+        layouts: Trees::default(),
         coverage: None,
         sections: vec![],
         structs: vec![],

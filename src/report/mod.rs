@@ -2,10 +2,11 @@
 //! JSON, the plan), and the live progress display. Only this module knows
 //! output formats.
 
+pub mod html;
 pub mod junit;
 pub mod kcidb;
-pub mod html;
 pub mod load;
+pub mod mail;
 pub mod markdown;
 pub mod plan;
 pub mod progress;
