@@ -131,6 +131,7 @@ fn fixture(root: &Path) -> PathBuf {
         PatchInfo {
             number: 1,
             subject: "mm: one".into(),
+            subject_line: String::new(),
             author: "A U Thor <a@example.org>".into(),
             files: vec!["mm/vma.c".into()],
             commit: None,
@@ -139,6 +140,7 @@ fn fixture(root: &Path) -> PathBuf {
         PatchInfo {
             number: 2,
             subject: "mm: two".into(),
+            subject_line: String::new(),
             author: "A U Thor <a@example.org>".into(),
             files: vec!["mm/mmap.c".into()],
             commit: None,
@@ -160,6 +162,7 @@ fn fixture(root: &Path) -> PathBuf {
             path: "patches".into(),
             hash: "h".repeat(64),
             cover_subject: Some("[PATCH 0/2] mm: <things> & \"more\"".into()),
+            cover_subject_line: None,
             cover_message_id: Some("<cover.1@example.org>".into()),
             base_commit: None,
             patches,

@@ -215,6 +215,7 @@ fn fixture(root: &Path) -> PathBuf {
             path: "s".into(),
             hash: "h".repeat(64),
             cover_subject: Some("mm: <script>document.title='pwned'</script> & more".into()),
+            cover_subject_line: None,
             cover_message_id: None,
             base_commit: None,
             patches: vec![],

@@ -37,11 +37,13 @@ fn fixture(root: &Path, kernel: &Path) {
             path: "/w/patches".into(),
             hash: "feedface".repeat(8),
             cover_subject: Some("mm: Unconditional per-VMA locks and cleanups".into()),
+            cover_subject_line: None,
             cover_message_id: Some(COVER.into()),
             base_commit: None,
             patches: vec![PatchInfo {
                 number: 1,
                 subject: "mm: make per-VMA locks available in all configs".into(),
+                subject_line: String::new(),
                 author: "Dave Hansen <dave@example.org>".into(),
                 files: vec!["mm/Kconfig".into()],
                 commit: None,

@@ -29,6 +29,7 @@ fn run(
             path: "s".into(),
             hash: "h".repeat(64),
             cover_subject: None,
+            cover_subject_line: None,
             cover_message_id: None,
             base_commit: None,
             patches: vec![],

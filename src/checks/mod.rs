@@ -190,6 +190,7 @@ mod tests {
 
     fn mail(message: &str, diff: &str) -> Mail {
         Mail {
+            subject_line: String::new(),
             author_name: "Ann Author".into(),
             author_email: "ann@example.org".into(),
             date: None,

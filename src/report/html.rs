@@ -1501,6 +1501,7 @@ mod tests {
                 path: "patches".into(),
                 hash: "h".repeat(64),
                 cover_subject: Some("mm: <script>alert(\"x\")</script> & co".into()),
+                cover_subject_line: None,
                 cover_message_id: None,
                 base_commit: None,
                 patches: vec![],

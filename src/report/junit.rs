@@ -818,6 +818,7 @@ pub(crate) fn fixture() -> Report {
             path: "p".into(),
             hash: "h".into(),
             cover_subject: None,
+            cover_subject_line: None,
             cover_message_id: None,
             base_commit: None,
             patches: vec![],

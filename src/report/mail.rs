@@ -175,8 +175,16 @@ fn headers(r: &Report, o: &MailOptions, notes: &mut Vec<String>) -> (String, Opt
     if authors.is_empty() {
         notes.push("the series records no author: the mail has no To header".into());
     }
+    // The subject as sent, `[PATCH v3 0/5]` included, as the 0-day robot
+    // quotes it; runs recorded before the line was kept have only the
+    // stripped subject.
     let subject = match (&series.cover_subject, series.patches.first()) {
-        (Some(s), _) => s.clone(),
+        (Some(s), _) => series
+            .cover_subject_line
+            .clone()
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| s.clone()),
+        (None, Some(p)) if !p.subject_line.is_empty() => p.subject_line.clone(),
         (None, Some(p)) => p.subject.clone(),
         (None, None) => series.path.clone(),
     };
@@ -1367,6 +1375,7 @@ mod tests {
         let patch = |n: usize, author: &str, subject: &str| PatchInfo {
             number: n,
             subject: subject.into(),
+            subject_line: format!("[PATCH {n}/2] {subject}"),
             author: author.into(),
             files: vec!["mm/vma.c".into()],
             commit: None,
@@ -1387,6 +1396,7 @@ mod tests {
                 path: "/w/patches".into(),
                 hash: "0123456789abcdef".repeat(4),
                 cover_subject: Some("mm: unconditional per-VMA locks".into()),
+                cover_subject_line: None,
                 cover_message_id: Some(COVER_ID.into()),
                 base_commit: Some("b".repeat(40)),
                 patches: vec![
@@ -1679,7 +1689,10 @@ mod tests {
         r2.run.series.cover_subject = None;
         r2.run.series.cover_message_id = None;
         let t = mail(&r2, &opts(false)).text;
-        assert!(t.contains("\nSubject: Re: mm: make it so\n"), "{t}");
+        assert!(
+            t.contains("\nSubject: Re: [PATCH 1/2] mm: make it so\n"),
+            "{t}"
+        );
         assert!(t.contains("\nIn-Reply-To: <patch1@example.org>\n"), "{t}");
         // Nothing to reply to, no sender: the notes say so.
         for p in &mut r2.run.series.patches {

@@ -101,6 +101,7 @@ mod tests {
                 path: "patches".into(),
                 hash: "h".repeat(64),
                 cover_subject: Some("mm: things".into()),
+                cover_subject_line: None,
                 cover_message_id: None,
                 base_commit: None,
                 patches: vec![],

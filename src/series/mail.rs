@@ -30,6 +30,9 @@ pub struct Mail {
     pub date: Option<(i64, i32)>,
     /// Subject with the `[PATCH ...]` prefix removed.
     pub subject: String,
+    /// The Subject header as sent, `[PATCH v3 0/5] ...` prefix included
+    /// (what a reply's `Re:` subject quotes).
+    pub subject_line: String,
     /// `(n, total)` from a `[PATCH vX n/total]` prefix, when present.
     pub number: Option<(usize, usize)>,
     /// Commit message body (after the subject, before the `---` line).
@@ -198,6 +201,7 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail, String> {
         author_email: author.1,
         date,
         subject,
+        subject_line: raw_subject.split_whitespace().collect::<Vec<_>>().join(" "),
         number,
         message: body.text(start..msg_end).trim().to_string(),
         diff,
@@ -654,6 +658,7 @@ diff --git a/mm/x.c b/mm/x.c
         assert_eq!(m.author_name, "Arve Hjønnevåg");
         assert_eq!(m.author_email, "arve@example.org");
         assert_eq!(m.subject, "mm: add a helper");
+        assert_eq!(m.subject_line, "[PATCH v2 3/5] mm: add a helper");
         assert_eq!(m.number, Some((3, 5)));
         assert_eq!(
             m.message,

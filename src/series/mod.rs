@@ -41,6 +41,9 @@ pub struct SeriesInfo {
     pub path: String,
     pub hash: String,
     pub cover_subject: Option<String>,
+    /// The cover letter's Subject header as sent (`[PATCH v3 0/5] ...`).
+    #[serde(default)]
+    pub cover_subject_line: Option<String>,
     /// The cover letter's Message-ID (what a reply is In-Reply-To).
     #[serde(default)]
     pub cover_message_id: Option<String>,
@@ -54,6 +57,9 @@ pub struct SeriesInfo {
 pub struct PatchInfo {
     pub number: usize,
     pub subject: String,
+    /// The Subject header as sent, `[PATCH ...]` prefix included.
+    #[serde(default)]
+    pub subject_line: String,
     pub author: String,
     pub files: Vec<String>,
     pub commit: Option<String>,
@@ -217,6 +223,7 @@ impl Series {
             path: self.path.display().to_string(),
             hash: self.hash.clone(),
             cover_subject: self.cover.as_ref().map(|c| c.subject.clone()),
+            cover_subject_line: self.cover.as_ref().map(|c| c.subject_line.clone()),
             cover_message_id: self.cover.as_ref().and_then(|c| c.message_id.clone()),
             base_commit: self.base_commit().map(str::to_string),
             patches: self
@@ -232,6 +239,7 @@ impl Series {
                     PatchInfo {
                         number: p.number,
                         subject: p.mail.subject.clone(),
+                        subject_line: p.mail.subject_line.clone(),
                         author: format!("{} <{}>", p.mail.author_name, p.mail.author_email),
                         files,
                         commit: applied.and_then(|a| a.commits.get(p.number - 1).cloned()),
