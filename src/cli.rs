@@ -1,8 +1,17 @@
 //! Command-line definitions (clap) and their translation into library calls.
 
+// Presentation modules live beside this one but are declared here, not in
+// lib.rs: build.rs leaves them (and cli.rs) out of the source identity, and
+// lib.rs is part of it.
+#[path = "doctor.rs"]
+pub mod doctor;
+#[path = "init.rs"]
+pub mod init;
+
 use crate::engine;
-use crate::error::{exit, Result};
-use crate::matrix::{self, Matrix, Overrides, Selection};
+use crate::error::{exit, Error, Result};
+use crate::events::{Event, Sink};
+use crate::matrix::{self, Cell, Matrix, Overrides, Selection};
 use crate::options::Options;
 use crate::report::{self, progress::Progress};
 use crate::store::Results;
@@ -23,10 +32,13 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// matrix.toml to read (default: ./matrix.toml when it exists)
+    /// matrix.toml to read (default: ./matrix.toml when it exists, else the
+    /// built-in one; `vmamatrix init` writes it out)
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
-    /// Kernel git tree (overrides matrix.toml `kernel`)
+    /// Kernel git tree (overrides matrix.toml `kernel`; default: the
+    /// kernel tree around the current directory, else
+    /// $VMAMATRIX_CACHE/linux)
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
     /// Series: format-patch directory, mbox, or `-` for an mbox on stdin
@@ -68,6 +80,9 @@ pub enum Cmd {
     Plan {
         #[command(flatten)]
         common: Common,
+        /// Cells to plan: ids or arch=/smp=/mmu= terms, comma separated (e.g. arch=x86)
+        #[arg(long, value_name = "SPEC")]
+        only: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
@@ -141,6 +156,29 @@ pub enum Cmd {
         #[arg(long, value_name = "DAYS", requires = "prune")]
         older_than: Option<u64>,
     },
+    /// Write the built-in matrix.toml and configs/ into DIR, for editing.
+    Init {
+        /// Where to write them
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite files that exist
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check that this machine has what the matrix needs: toolchain, QEMU
+    /// per arch, guest test compilers, kernel tree, disk space.
+    Doctor {
+        /// matrix.toml to read (default: ./matrix.toml when it exists, else
+        /// the built-in one)
+        #[arg(long, value_name = "FILE")]
+        matrix: Option<PathBuf>,
+        /// Kernel git tree (overrides matrix.toml `kernel`)
+        #[arg(long, value_name = "PATH")]
+        kernel: Option<PathBuf>,
+        /// Base revision in the kernel tree (overrides `base`)
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+    },
     /// Show the matrix table of a run (default: the latest).
     Report {
         /// matrix.toml whose `results` directory holds the run
@@ -183,37 +221,156 @@ fn series_from_stdin() -> Result<PathBuf> {
     Ok(path)
 }
 
-fn load_matrix(c: &Common) -> Result<Matrix> {
-    let path = c.matrix.clone().or_else(|| {
-        let p = PathBuf::from("matrix.toml");
-        p.is_file().then_some(p)
-    });
+/// Where the matrix and the kernel tree came from, to tell the user.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// "./matrix.toml", "--matrix FILE" or the built-in matrix.
+    pub matrix: String,
+    /// The matrix is the built-in one.
+    pub builtin: bool,
+    /// Why this kernel tree: "--kernel", "the kernel tree around the
+    /// current directory", ...
+    pub kernel: String,
+}
+
+/// Does matrix.toml `path` set `kernel`? (Matrix::load has read it already,
+/// so it parses.)
+fn sets_kernel(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+        .is_some_and(|t| t.contains_key("kernel"))
+}
+
+/// The matrix of a command line: `--matrix`, else ./matrix.toml, else the
+/// built-in one (from its copy in the cache). The kernel tree: `--kernel`,
+/// else matrix.toml `kernel`, else the kernel tree around the current
+/// directory, else $VMAMATRIX_CACHE/linux.
+fn load_matrix(c: &Common) -> Result<(Matrix, Origin)> {
+    let cache = matrix::cache_dir();
+    let (path, builtin, what) = match &c.matrix {
+        Some(p) => (p.clone(), false, format!("{} (--matrix)", p.display())),
+        None if std::path::Path::new("matrix.toml").is_file() => (
+            PathBuf::from("matrix.toml"),
+            false,
+            "./matrix.toml".to_string(),
+        ),
+        None => {
+            let p = init::materialize(&cache)?;
+            let what = format!("the built-in matrix ({})", p.display());
+            (p, true, what)
+        }
+    };
     let series = match &c.series {
         Some(p) if p.as_os_str() == "-" => Some(series_from_stdin()?),
         other => other.clone(),
     };
-    let ov = Overrides {
+    let mut ov = Overrides {
         kernel: c.kernel.clone(),
         series,
         results: c.results.clone(),
         base: c.base.clone(),
     };
-    Matrix::load(path.as_deref(), &ov)
+    // The built-in matrix's copy lives in the cache; its results go where
+    // they went without a matrix.toml: ./results.
+    if builtin && ov.results.is_none() {
+        ov.results = Some(PathBuf::from("results"));
+    }
+    let mut m = Matrix::load(Some(&path), &ov)?;
+    let kernel = if c.kernel.is_some() {
+        "--kernel".to_string()
+    } else if !builtin && sets_kernel(&path) {
+        format!("`kernel` in {}", path.display())
+    } else if let Some(tree) = std::env::current_dir()
+        .ok()
+        .and_then(|d| init::enclosing_kernel_tree(&d))
+    {
+        m.kernel = tree;
+        "the kernel tree around the current directory".to_string()
+    } else {
+        "the default, $VMAMATRIX_CACHE/linux, which scripts/setup.sh makes".to_string()
+    };
+    Ok((
+        m,
+        Origin {
+            matrix: what,
+            builtin,
+            kernel,
+        },
+    ))
+}
+
+/// A matrix that plan and run can use: the built-in matrix's series
+/// ("patches", vmamatrix's own) exists only in vmamatrix's checkout, so
+/// elsewhere the user has to name one.
+fn needs_series(m: &Matrix, origin: &Origin, c: &Common) -> Result<()> {
+    if origin.builtin && c.series.is_none() && !m.series.exists() {
+        return Err(Error::Setup(
+            "no series: the built-in matrix's series (\"patches\") is vmamatrix's own; \
+             pass --series DIR|MBOX (a git format-patch directory, an mbox, or - for an \
+             mbox on stdin), or write a matrix.toml with `vmamatrix init`"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The lines that say which matrix and kernel tree a command uses.
+fn origin_lines(m: &Matrix, origin: &Origin) -> String {
+    format!(
+        "matrix: {}\nkernel: {} ({})\n",
+        origin.matrix,
+        m.kernel.display(),
+        origin.kernel
+    )
+}
+
+/// Narrow `m` to the arches and axes of `cells` (a superset of them when
+/// the selection is not a product); returns the ids of `cells`.
+fn narrow(m: &mut Matrix, cells: &[Cell]) -> Vec<String> {
+    m.arches.retain(|a| cells.iter().any(|c| &c.arch == a));
+    m.smp.retain(|s| cells.iter().any(|c| c.smp == *s));
+    m.mmu.retain(|x| cells.iter().any(|c| c.mmu == *x));
+    cells.iter().map(Cell::id).collect()
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.cmd {
-        Cmd::Plan { common, format } => {
-            let m = load_matrix(&common)?;
+        Cmd::Plan {
+            common,
+            only,
+            format,
+        } => {
+            let (mut m, origin) = load_matrix(&common)?;
+            needs_series(&m, &origin, &common)?;
+            // The engine plans every cell of the matrix: give it only the
+            // arches and axes of the selection, and keep its cells.
+            let selected = match &only {
+                Some(spec) => {
+                    let sel = Selection::parse(spec)?;
+                    let all = m.cells();
+                    sel.validate(&all)?;
+                    let cells: Vec<Cell> = all.into_iter().filter(|c| sel.matches(c)).collect();
+                    Some(narrow(&mut m, &cells))
+                }
+                None => None,
+            };
             let cache = matrix::cache_dir();
             let sink = Progress::stderr();
+            let head = origin_lines(&m, &origin);
             let p = Prepared::new(m, &cache, &sink)?;
             let opts = Options::new(cache);
-            let cells = engine::plan(&p, &opts, &sink)?;
+            let mut cells = engine::plan(&p, &opts, &sink)?;
+            if let Some(ids) = &selected {
+                cells.retain(|c| ids.contains(&c.id));
+            }
             match format {
                 PlanFormat::Json => {
                     let v = serde_json::json!({
+                        "matrix": origin.matrix,
+                        "kernel": p.matrix.kernel,
+                        "kernel_source": origin.kernel,
                         "base": p.applied.base,
                         "base_source": p.base_source,
                         "patched": p.applied.head(),
@@ -222,7 +379,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     });
                     println!("{}", serde_json::to_string_pretty(&v).unwrap());
                 }
-                PlanFormat::Text => print!("{}", report::plan::text(&cells)),
+                PlanFormat::Text => {
+                    print!("{head}base: {} ({})\n\n", p.applied.base, p.base_source);
+                    print!("{}", report::plan::text(&cells));
+                }
             }
             Ok(exit::OK)
         }
@@ -242,7 +402,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             strict_checks,
             no_boot,
         } => {
-            let m = load_matrix(&common)?;
+            let (m, origin) = load_matrix(&common)?;
+            needs_series(&m, &origin, &common)?;
             let cache = matrix::cache_dir();
             let mut opts = Options::new(cache.clone());
             if let Some(j) = jobs {
@@ -276,6 +437,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             // it leaves nothing behind.
             let results = Results::lock(&m.results)?;
             let sink = Progress::stderr();
+            for line in origin_lines(&m, &origin).lines() {
+                sink.event(Event::Notice { msg: line.into() });
+            }
             let p = Prepared::new(m, &cache, &sink)?;
             let summary = engine::run(&p, &opts, &results, &sink)?;
             let rep = report::load(&results, summary);
@@ -302,6 +466,34 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             print!("{}", report::markdown(&rep));
             Ok(exit_code(&rep))
         }
+        Cmd::Init { dir, force } => {
+            let written = init::write(&dir, force)?;
+            println!(
+                "wrote {} files to {}: matrix.toml (the built-in matrix; set `series`, \
+                 or pass --series) and its configs/",
+                written.len(),
+                dir.display()
+            );
+            Ok(exit::OK)
+        }
+        Cmd::Doctor {
+            matrix,
+            kernel,
+            base,
+        } => {
+            let (m, origin) = load_matrix(&Common {
+                matrix,
+                kernel,
+                series: None,
+                base,
+                results: None,
+            })?;
+            println!("matrix: {}", origin.matrix);
+            let checks = doctor::checks(&m, &origin.kernel, &matrix::cache_dir());
+            let (text, code) = doctor::report(&checks);
+            print!("{text}");
+            Ok(code)
+        }
         Cmd::Report {
             matrix,
             results,
@@ -314,7 +506,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             if mbox && !matches!(format, ReportFormat::Mail) {
                 return Err(crate::Error::Usage("--mbox needs --format mail".into()));
             }
-            let m = load_matrix(&Common {
+            let (m, _) = load_matrix(&Common {
                 matrix,
                 kernel: None,
                 series: None,
