@@ -1,12 +1,6 @@
 //! Command-line definitions (clap) and their translation into library calls.
 
-// Presentation modules live beside this one but are declared here, not in
-// lib.rs: build.rs leaves them (and cli.rs) out of the source identity, and
-// lib.rs is part of it.
-#[path = "doctor.rs"]
-pub mod doctor;
-#[path = "init.rs"]
-pub mod init;
+use crate::{doctor, init};
 
 use crate::engine;
 use crate::error::{exit, Error, Result};

@@ -19,10 +19,8 @@ use crate::matrix::{Cell, Matrix, Mmu};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Exit code of `doctor` when something required is missing (README and
-/// RELIABILITY.md list it with the others of `error::exit`; kept here so
-/// that error.rs, part of the source identity, is not touched).
-pub const EXIT_MISSING: i32 = 6;
+/// Exit code of `doctor` when something required is missing.
+pub const EXIT_MISSING: i32 = crate::error::exit::MISSING;
 
 /// Free space below which the cache gets a warning: a full run keeps a
 /// source tree and 14 build directories (README, BENCHMARKS.md).

@@ -21,6 +21,8 @@ pub mod exit {
     /// `report`/`merge` of a run that did not finish (interrupted, killed,
     /// still running): its cells without results prove nothing.
     pub const INCOMPLETE: i32 = 5;
+    /// `doctor` found something missing.
+    pub const MISSING: i32 = 6;
     /// Interrupted (Ctrl-C); finished stages are kept.
     pub const INTERRUPTED: i32 = 130;
 }
