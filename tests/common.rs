@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The Linux tree the real-kernel tests use: $VMAMATRIX_KERNEL, or the one
 /// scripts/setup.sh makes in the cache.
@@ -140,4 +141,98 @@ pub fn snapshot(repo: &Path) -> Vec<(String, Vec<u8>)> {
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vmamatrix"))
+}
+
+/// The venv scripts/setup.sh makes; the test fails without it.
+pub fn kcidb_python() -> PathBuf {
+    let py = vmamatrix::matrix::cache_dir()
+        .join("venv")
+        .join("bin")
+        .join("python");
+    let ok = Command::new(&py)
+        .args(["-c", "import kcidb_io"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "kcidb-io is not installed in {}: run scripts/setup.sh (it installs kcidb-io into $VMAMATRIX_CACHE/venv)",
+        py.display()
+    );
+    py
+}
+
+/// kcidb-io's own validation of a KCIDB file; fails the test with its
+/// message.
+pub fn kcidb_validate(py: &Path, file: &Path, json: &str) {
+    let out = Command::new(py)
+        .args([
+            "-c",
+            "import json, sys, kcidb_io\n\
+             data = json.load(open(sys.argv[1]))\n\
+             kcidb_io.schema.LATEST.validate(data)\n\
+             assert kcidb_io.schema.LATEST.is_compatible_exactly(data)\n\
+             print(kcidb_io.schema.LATEST.major, kcidb_io.schema.LATEST.minor)",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kcidb-io rejects the output: {}\n{json}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Debian's chromium; the test fails, never skips, without it.
+pub fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("VMAMATRIX_CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    for name in ["chromium", "chromium-browser"] {
+        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "chromium not found: the HTML report is tested in a real browser; \
+         run scripts/setup.sh (it installs Debian's chromium) or set VMAMATRIX_CHROMIUM"
+    );
+}
+
+/// Headless chromium on a page with `args`, killed after 300 s (a guard against a hung browser, not a speed check: CI runs it beside kernel builds); its stdout.
+pub fn browse(profile: &Path, args: &[&str], url: &str) -> String {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium took more than 300 s on {url}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "chromium {args:?} {url}: {status}");
+    std::fs::read_to_string(out.path()).unwrap()
 }

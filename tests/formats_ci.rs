@@ -447,49 +447,15 @@ fn junit_is_well_formed_and_counts_match_its_content() {
     assert_eq!(v["all"][1]["skipped"], 4);
 }
 
-/// The venv scripts/setup.sh makes; the test fails without it.
-fn kcidb_python() -> PathBuf {
-    let py = vmamatrix::matrix::cache_dir()
-        .join("venv")
-        .join("bin")
-        .join("python");
-    let ok = Command::new(&py)
-        .args(["-c", "import kcidb_io"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "kcidb-io is not installed in {}: run scripts/setup.sh (it installs kcidb-io into $VMAMATRIX_CACHE/venv)",
-        py.display()
-    );
-    py
-}
-
 #[test]
 fn kcidb_passes_kcidb_io_validation() {
-    let py = kcidb_python();
+    let py = common::kcidb_python();
     let dir = tempfile::tempdir().unwrap();
     let root = fixture(dir.path());
     let json = report(&root, "kcidb");
     let file = dir.path().join("kcidb.json");
     std::fs::write(&file, &json).unwrap();
-    let out = Command::new(&py)
-        .args([
-            "-c",
-            "import json, sys, kcidb_io\n\
-             data = json.load(open(sys.argv[1]))\n\
-             kcidb_io.schema.LATEST.validate(data)\n\
-             assert kcidb_io.schema.LATEST.is_compatible_exactly(data)\n\
-             print(kcidb_io.schema.LATEST.major, kcidb_io.schema.LATEST.minor)",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kcidb-io rejects the output: {}\n{json}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::kcidb_validate(&py, &file, &json);
 
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["version"]["major"], 5);

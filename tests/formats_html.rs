@@ -5,8 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 use vmamatrix::events::Stage;
 use vmamatrix::kconfig::Verdict;
 use vmamatrix::measure::Layout;
@@ -250,60 +249,6 @@ fn fixture(root: &Path) -> PathBuf {
     root.join("r1")
 }
 
-/// Debian's chromium; the test fails, never skips, without it.
-fn chromium() -> PathBuf {
-    if let Some(p) = std::env::var_os("VMAMATRIX_CHROMIUM") {
-        return PathBuf::from(p);
-    }
-    for name in ["chromium", "chromium-browser"] {
-        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
-            let p = dir.join(name);
-            if p.is_file() {
-                return p;
-            }
-        }
-    }
-    panic!(
-        "chromium not found: the HTML report is tested in a real browser; \
-         run scripts/setup.sh (it installs Debian's chromium) or set VMAMATRIX_CHROMIUM"
-    );
-}
-
-/// Headless chromium on a page with `args`, killed after 30 s; its stdout.
-fn browse(profile: &Path, args: &[&str], url: &str) -> String {
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(out.reopen().unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium took more than 30 s on {url}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "chromium {args:?} {url}: {status}");
-    std::fs::read_to_string(out.path()).unwrap()
-}
-
 /// The opening tag of the first element whose tag contains `needle`.
 fn tag<'a>(dom: &'a str, needle: &str) -> &'a str {
     let i = dom
@@ -358,7 +303,7 @@ fn the_html_report_renders_in_chromium() {
 
     let profile = dir.path().join("profile");
     let url = format!("file://{}", page.display());
-    let dom = browse(&profile, &["--dump-dom"], &format!("{url}#cell=x86-up-mmu"));
+    let dom = common::browse(&profile, &["--dump-dom"], &format!("{url}#cell=x86-up-mmu"));
     assert!(dom.contains("<title>vmamatrix run r1</title>"), "{dom}");
 
     // The grid: every cell of the matrix, coloured by its worst outcome.
@@ -415,7 +360,7 @@ fn the_html_report_renders_in_chromium() {
 
     // Without a fragment, the regressed cell is open; the failed build's
     // details quote its compiler error.
-    let dom = browse(
+    let dom = common::browse(
         &profile,
         &["--dump-dom"],
         &format!("{url}#cell=arm64-up-mmu"),
@@ -426,7 +371,7 @@ fn the_html_report_renders_in_chromium() {
         "mm/mmap_lock.c:97: error: call to undeclared function 'vma_refcount_put' &amp; &lt;friends&gt;"
     ), "{arm}");
     assert!(arm.contains("FAIL (exit 2)"));
-    let dom = browse(&profile, &["--dump-dom"], &url);
+    let dom = common::browse(&profile, &["--dump-dom"], &url);
     assert!(!tag(&dom, "id=\"detail-x86-up-mmu\"").contains("hidden"));
     assert!(tag(&dom, "id=\"detail-x86-smp-mmu\"").contains("hidden"));
 
@@ -452,7 +397,7 @@ fn the_html_report_renders_in_chromium() {
 
     // It renders: a screenshot of the size asked for, with something in it.
     let png = dir.path().join("report.png");
-    browse(
+    common::browse(
         &profile,
         &[
             &format!("--screenshot={}", png.display()),
