@@ -428,6 +428,7 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         );
         assert_eq!(p["dco"], serde_json::json!([]), "{p}");
     }
+    formats_of_the_real_run(&dir);
     let vma = size(x86, "vm_area_struct", 1);
     let mm = size(x86, "mm_struct", 1);
     let rec: Value = serde_json::from_str(
@@ -450,6 +451,93 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
     );
 
     per_patch_names_the_patch_that_breaks_the_build(&k, &lean);
+}
+
+/// Every report format of the real run of step 3 (x86-up-mmu, the real
+/// series and the W+X test patch: one regression, a kernel warning):
+/// JUnit that parses and fails the patched boot, KCIDB that kcidb-io
+/// takes, the HTML page in chromium with the cell red, and a reply that
+/// threads under the series' cover letter and quotes the warning.
+fn formats_of_the_real_run(dir: &Path) {
+    let run = dir.to_str().unwrap();
+    let report = |fmt: &str| -> String {
+        let (code, out, err) = vmamatrix(&["report", run, "--format", fmt]);
+        assert_eq!(code, 1, "{fmt}: {err}");
+        out
+    };
+    let tmp = tempfile::tempdir().unwrap();
+
+    let junit = tmp.path().join("junit.xml");
+    std::fs::write(&junit, report("junit")).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m\n\
+             d = m.parse(sys.argv[1])\n\
+             for c in d.getElementsByTagName('testcase'):\n\
+             \x20   if c.getElementsByTagName('failure'):\n\
+             \x20       print(c.getAttribute('classname') + ' ' + c.getAttribute('name'))",
+        ])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let failed = String::from_utf8_lossy(&out.stdout);
+    assert!(failed.contains("x86-up-mmu patched/boot"), "{failed}");
+
+    let kcidb = tmp.path().join("kcidb.json");
+    let json = report("kcidb");
+    std::fs::write(&kcidb, &json).unwrap();
+    common::kcidb_validate(&common::kcidb_python(), &kcidb, &json);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v["builds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["config_name"] == "x86-up-mmu" && b["status"] == "PASS"),
+        "{json}"
+    );
+
+    let page = dir.join("report.html");
+    let (code, _, err) = vmamatrix(&[
+        "report",
+        run,
+        "--format",
+        "html",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let dom = common::browse(
+        &tmp.path().join("profile"),
+        &["--dump-dom"],
+        &format!("file://{}#cell=x86-up-mmu", page.display()),
+    );
+    assert_eq!(dom.matches("<a class=\"cell ").count(), 28);
+    assert!(
+        dom.contains("data-cell=\"x86-up-mmu\" data-outcome=\"regression\""),
+        "x86-up-mmu is not shown as a regression"
+    );
+    assert!(
+        dom.contains("mm/mprotect.c"),
+        "the warning is not on the page"
+    );
+
+    let mail = report("mail");
+    assert!(
+        mail.contains(
+            "\nSubject: Re: [PATCH v3 0/5] mm: Unconditional per-VMA locks and cleanups\n"
+        ),
+        "{mail}"
+    );
+    let cover = std::fs::read_to_string(root().join("patches/0000-cover-letter.patch")).unwrap();
+    let id = cover
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .unwrap();
+    assert!(mail.contains(&format!("\nIn-Reply-To: {id}\n")), "{mail}");
+    assert!(mail.contains(">> WARNING: mm/mprotect.c:"), "{mail}");
 }
 
 /// tests/fixtures/break-at-3: patch 1 is the vma-grow patch (so its tree is
