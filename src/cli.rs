@@ -188,6 +188,9 @@ pub enum Cmd {
         /// Only the struct sizes, base -> patched per cell (markdown)
         #[arg(long)]
         struct_size: bool,
+        /// Only the seconds per cell, tree and stage (markdown)
+        #[arg(long, conflicts_with = "struct_size")]
+        timing: bool,
         /// Write the report to FILE (atomically) instead of stdout
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
@@ -494,6 +497,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             run,
             format,
             struct_size,
+            timing,
             output,
             mbox,
         } => {
@@ -511,6 +515,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let rep = report::load(&results, summary);
             let text = match format {
                 ReportFormat::Md if struct_size => report::markdown::struct_sizes_only(&rep),
+                ReportFormat::Md if timing => report::markdown::timing_only(&rep),
                 ReportFormat::Md => report::markdown(&rep),
                 ReportFormat::Json => report::json(&rep),
                 ReportFormat::Junit => report::junit::junit(&rep),

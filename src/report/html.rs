@@ -1709,6 +1709,7 @@ mod tests {
             patched: Some(booted("")),
         };
         Report {
+            timing: vec![],
             schema: super::super::load::REPORT_SCHEMA,
             complete: true,
             summary: Summary {

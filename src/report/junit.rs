@@ -847,6 +847,7 @@ pub(crate) fn fixture() -> Report {
         configs: vec![],
     };
     Report {
+        timing: vec![],
         schema: 2,
         run,
         complete: true,

@@ -57,6 +57,8 @@ pub struct Report {
     pub per_patch: Vec<PerPatch>,
     /// The per-patch checks, when the run got to them.
     pub checks: Option<crate::checks::SeriesChecks>,
+    /// Seconds per cell, tree and stage, as recorded (`report --timing`).
+    pub timing: Vec<StageTime>,
     /// The results directory of the run; log paths are relative to it.
     #[serde(skip)]
     pub run_dir: std::path::PathBuf,
@@ -309,6 +311,20 @@ impl From<&crate::measure::Layout> for StructLayout {
     }
 }
 
+/// How long one stage of one cell and tree took.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StageTime {
+    pub cell: String,
+    pub tree: String,
+    /// configure, build, measure or boot.
+    pub stage: String,
+    pub secs: f64,
+    /// Replayed from the cache: `secs` is the time of the run that made it.
+    pub cached: bool,
+    /// make's -j for builds.
+    pub jobs: Option<usize>,
+}
+
 /// One cell's builds along the series (`run --per-patch`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PerPatch {
@@ -384,8 +400,26 @@ pub fn load(results: &Results, run: RunSummary) -> Report {
     } else {
         vec![]
     };
+    let mut timing = Vec::new();
+    for c in run.cells.iter().filter(|c| c.selected) {
+        for t in &run.trees {
+            for st in [Stage::Configure, Stage::Build, Stage::Measure, Stage::Boot] {
+                if let Some(r) = results.read_record(&run.run_id, &c.id, t, st) {
+                    timing.push(StageTime {
+                        cell: c.id.clone(),
+                        tree: t.clone(),
+                        stage: st.name().to_string(),
+                        secs: r.secs,
+                        cached: r.cached,
+                        jobs: r.build.as_ref().map(|b| b.jobs),
+                    });
+                }
+            }
+        }
+    }
     Report {
         schema: REPORT_SCHEMA,
+        timing,
         complete: run.finished.is_some() && !run.interrupted,
         summary: summary(&run, &cells),
         not_compiled_anywhere: not_compiled_anywhere(&cells),

@@ -94,6 +94,59 @@ pub fn struct_sizes_only(r: &Report) -> String {
     header(r) + &struct_sizes(r)
 }
 
+/// The header and the seconds per cell, tree and stage (`report
+/// --timing`): what a cost model of the matrix starts from.
+pub fn timing_only(r: &Report) -> String {
+    let mut s = header(r);
+    s.push_str(
+        "\n## Time per stage (seconds; * replayed from the cache: the time of the run that made it)\n\n\
+         | cell | tree | configure | build | measure | boot | total | -j |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for t in &r.timing {
+        if !keys.contains(&(t.cell.as_str(), t.tree.as_str())) {
+            keys.push((&t.cell, &t.tree));
+        }
+    }
+    let mut sums = [0.0f64; 4];
+    for (cell, tree) in keys {
+        let mut line = format!("| {cell} | {tree} |");
+        let mut total = 0.0;
+        let mut jobs = None;
+        for (i, st) in ["configure", "build", "measure", "boot"].iter().enumerate() {
+            match r
+                .timing
+                .iter()
+                .find(|t| t.cell == cell && t.tree == tree && t.stage == *st)
+            {
+                Some(t) => {
+                    line.push_str(&format!(
+                        " {:.1}{} |",
+                        t.secs,
+                        if t.cached { "*" } else { "" }
+                    ));
+                    total += t.secs;
+                    sums[i] += t.secs;
+                    jobs = jobs.or(t.jobs);
+                }
+                None => line.push_str(" - |"),
+            }
+        }
+        let jobs = jobs.map(|j| j.to_string()).unwrap_or_else(|| "-".into());
+        s.push_str(&format!("{line} {total:.1} | {jobs} |\n"));
+    }
+    s.push_str(&format!(
+        "| all | | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | |\n",
+        sums[0],
+        sums[1],
+        sums[2],
+        sums[3],
+        sums.iter().sum::<f64>()
+    ));
+    s
+}
+
 /// The markdown report: `run`, `merge` and `report` print the same one.
 pub fn markdown(r: &Report) -> String {
     let mut s = header(r);

@@ -297,6 +297,18 @@ mod tests {
         assert_eq!(js["run"]["regressions"][0]["kind"], "new-warnings");
         assert_eq!(js["summary"]["struct_growth"][0]["delta"], 8);
 
+        // --timing: one row per cell and tree, the stages in order, cached
+        // replays marked.
+        let t = markdown::timing_only(&rep);
+        assert!(
+            t.contains("| x86-up-mmu | base | 0.0 | 0.0 | 0.0 | - | 0.0 | 2 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| arm-up-mmu | patched | 0.0 | 0.0 | - | - | 0.0 | 2 |"),
+            "{t}"
+        );
+
         // --structs-only: the build column says so, never "ok".
         let mut b = res
             .read_record("r1", "x86-up-mmu", "patched", Stage::Build)
