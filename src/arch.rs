@@ -21,6 +21,15 @@ pub struct Arch {
     pub firmware: Option<String>,
     pub memory: Option<String>,
     pub append: Option<String>,
+    /// Device tree blob the build makes beside the image, as a make target
+    /// under arch/<srcarch>/boot/dts (e.g. `arm/mps2-an385.dtb`); the boot
+    /// gets it with its `/chosen` set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtb: Option<String>,
+    /// Boot without QEMU's Linux loader: a boot shim and the image, dtb and
+    /// initramfs placed with `-device loader` (M-profile machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<Loader>,
     /// Why cells of this arch (or variant) cannot be booted, if they cannot.
     pub boot_skip: Option<String>,
     /// Extra clang flags for /init.
@@ -38,6 +47,21 @@ pub struct Arch {
     pub vmatest_cflags: Option<String>,
 }
 
+/// Where a shim boot puts things (guest physical addresses); see
+/// src/boot/shim.rs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Loader {
+    /// The shim's vector table, where the CPU reads its SP and PC at reset.
+    pub vectors: u32,
+    /// Load address and entry of the kernel image.
+    pub kernel: u32,
+    /// Load address of the dtb (r2).
+    pub dtb: u32,
+    /// The initramfs ends at or below this address (page-aligned start).
+    pub initrd_end: u32,
+}
+
 impl Arch {
     /// Fill every field `self` leaves unset from `base`.
     pub fn or(self, base: &Arch) -> Arch {
@@ -53,6 +77,8 @@ impl Arch {
             firmware: self.firmware.or_else(|| base.firmware.clone()),
             memory: self.memory.or_else(|| base.memory.clone()),
             append: self.append.or_else(|| base.append.clone()),
+            dtb: self.dtb.or_else(|| base.dtb.clone()),
+            loader: self.loader.or_else(|| base.loader.clone()),
             boot_skip: self.boot_skip.or_else(|| base.boot_skip.clone()),
             init_cflags: self.init_cflags.or_else(|| base.init_cflags.clone()),
             flat: self.flat.or(base.flat),

@@ -121,9 +121,9 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
         let name = sec.name().unwrap_or("");
         let addr = sec.address();
         if name == ".got" {
-            let n = sec.size() / 8;
-            for i in 0..n {
-                patch(&mut image, addr + i * 8, 8, false)?;
+            let w = if file.is_64() { 8 } else { 4 };
+            for i in 0..sec.size() / w {
+                patch(&mut image, addr + i * w, w as usize, false)?;
             }
             continue;
         }
@@ -149,6 +149,14 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
                 {
                     return Err(format!(
                         "absolute addressing in code ({name} at {loc:#x}): build with -mcmodel=medany"
+                    ))
+                }
+                // R_ARM_MOVW_ABS_NC, R_ARM_MOVT_ABS and their Thumb forms.
+                _ if file.architecture() == object::Architecture::Arm
+                    && matches!(r_type, 43 | 44 | 47 | 48) =>
+                {
+                    return Err(format!(
+                        "absolute addressing in code ({name} at {loc:#x}): build with -mno-movt"
                     ))
                 }
                 _ => {}
