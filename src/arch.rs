@@ -36,6 +36,11 @@ pub struct Arch {
     pub init_cflags: Option<String>,
     /// /init must be a FLAT executable (NOMMU kernels).
     pub flat: Option<bool>,
+    /// Bytes binfmt_flat leaves between a FLAT file's text and data: 4
+    /// unless the arch selects CONFIG_BINFMT_FLAT_NO_DATA_START_OFFSET
+    /// (riscv does; arm does not). See src/boot/flat.rs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flat_data_gap: Option<u32>,
     /// Why the vma tests cannot run in this arch's guests, if they cannot.
     pub vmatest_skip: Option<String>,
     /// C compiler (with a static target libc and liburcu) that builds
@@ -60,6 +65,11 @@ pub struct Loader {
     pub dtb: u32,
     /// The initramfs ends at or below this address (page-aligned start).
     pub initrd_end: u32,
+    /// `[address, value]` 32-bit stores the shim makes before it enters the
+    /// kernel: what the board's firmware would have set up (the console
+    /// UART, which earlycon uses as it finds it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pokes: Vec<[u32; 2]>,
 }
 
 impl Arch {
@@ -82,6 +92,7 @@ impl Arch {
             boot_skip: self.boot_skip.or_else(|| base.boot_skip.clone()),
             init_cflags: self.init_cflags.or_else(|| base.init_cflags.clone()),
             flat: self.flat.or(base.flat),
+            flat_data_gap: self.flat_data_gap.or(base.flat_data_gap),
             vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
             vmatest_cc: self.vmatest_cc.or_else(|| base.vmatest_cc.clone()),
             vmatest_cflags: self.vmatest_cflags.or_else(|| base.vmatest_cflags.clone()),

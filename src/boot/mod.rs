@@ -215,7 +215,7 @@ fn nolibc_program(
     let mut bin = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
     let mut cmds = vec![proc::shell_line(&args[0], &args[1..])];
     if flat {
-        bin = flat::elf_to_flat(&bin, flat_stack)
+        bin = flat::elf_to_flat(&bin, flat_stack, facts.flat_data_gap.unwrap_or(0))
             .map_err(|e| format!("FLAT conversion of /{name}: {e}"))?;
         cmds.push(format!(
             "vmamatrix: ELF -> FLAT conversion of /{name} (src/boot/flat.rs)"

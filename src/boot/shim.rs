@@ -9,6 +9,9 @@
 //! number: a DT boot), r2 = the dtb's address, interrupts masked, Thumb
 //! state (an M-profile CPU has no other).
 //!
+//! Before that it makes the recipe's `pokes` (32-bit stores): what the
+//! board's firmware would have set up, such as the console UART.
+//!
 //! The bytes are written here rather than assembled at run time (no
 //! toolchain at boot, nothing to cache); a test assembles the source below
 //! with clang-19 and compares.
@@ -20,13 +23,18 @@
 //!           .word  hang + 1              @ NMI, HardFault, ... SysTick
 //!           .endr
 //! reset:    cpsid  i
+//!           ldr    r0, addr_N            @ for each poke N
+//!           ldr    r1, value_N
+//!           str    r1, [r0]
 //!           movs   r0, #0
 //!           subs   r1, r0, #1            @ r1 = 0xffffffff
 //!           ldr    r2, dtb
 //!           ldr    r3, kernel
 //!           bx     r3
 //! hang:     b      hang                  @ a fault before the kernel's VTOR
-//!           nop
+//!           .p2align 2                   @ (nop)
+//! addr_N:   .word  <address>             @ for each poke N
+//! value_N:  .word  <value>
 //! dtb:      .word  <dtb address>
 //! kernel:   .word  <kernel entry> + 1
 //! ```
@@ -36,35 +44,66 @@ use std::path::{Path, PathBuf};
 
 /// Words in the vector table: SP, reset and the 14 system exceptions.
 const VECTORS: u32 = 16;
-const RESET: u32 = VECTORS * 4;
-const HANG: u32 = RESET + 12;
-/// Thumb-2 (16-bit) encodings of the code above, from `reset`.
-const CODE: [u16; 8] = [
-    0xb672, // cpsid i
-    0x2000, // movs r0, #0
-    0x1e41, // subs r1, r0, #1
-    0x4a02, // ldr r2, [pc, #8]   (0x46: Align(0x4a, 4) + 8 = 0x50, dtb)
-    0x4b02, // ldr r3, [pc, #8]   (0x48: 0x4c + 8 = 0x54, kernel)
-    0x4718, // bx r3
-    0xe7fe, // b .                (hang)
-    0xbf00, // nop                (aligns the literals)
-];
+const NOP: u16 = 0xbf00;
+
+/// One instruction of the shim: a fixed Thumb encoding, or `ldr rN, =lit`
+/// from the literal pool after the code.
+enum Insn {
+    Op(u16),
+    Ldr(u16, usize),
+}
 
 /// The shim for a loader recipe: vector table, code, literals.
 pub fn shim(l: &Loader) -> Vec<u8> {
+    use Insn::*;
+    let mut lits: Vec<u32> = vec![];
+    let mut lit = |v: u32| {
+        lits.push(v);
+        lits.len() - 1
+    };
+    let mut code = vec![Op(0xb672)]; // cpsid i
+    for [addr, value] in &l.pokes {
+        code.extend([Ldr(0, lit(*addr)), Ldr(1, lit(*value)), Op(0x6001)]); // str r1, [r0]
+    }
+    code.extend([
+        Op(0x2000), // movs r0, #0
+        Op(0x1e41), // subs r1, r0, #1
+        Ldr(2, lit(l.dtb)),
+        Ldr(3, lit(l.kernel | 1)),
+        Op(0x4718), // bx r3
+    ]);
+    let hang_at = code.len() as u32;
+    code.push(Op(0xe7fe)); // hang: b .
+    if code.len() % 2 == 1 {
+        code.push(Op(NOP));
+    }
+    let reset = VECTORS * 4;
+    let hang = reset + 2 * hang_at;
+    let pool = reset + 2 * code.len() as u32;
     let base = l.vectors;
-    let mut out = Vec::with_capacity(0x58);
+    let mut out = Vec::with_capacity(pool as usize + 4 * lits.len());
     let word = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&v.to_le_bytes());
     word(&mut out, base + 0x1000);
-    word(&mut out, (base + RESET) | 1);
+    word(&mut out, (base + reset) | 1);
     for _ in 2..VECTORS {
-        word(&mut out, (base + HANG) | 1);
+        word(&mut out, (base + hang) | 1);
     }
-    for c in CODE {
-        out.extend_from_slice(&c.to_le_bytes());
+    for (i, insn) in code.iter().enumerate() {
+        let at = reset + 2 * i as u32;
+        let op = match insn {
+            Op(op) => *op,
+            // LDR (literal), T1: from Align(PC, 4), PC = this + 4.
+            Ldr(rt, n) => {
+                let off = pool + 4 * *n as u32 - ((at + 4) & !3);
+                assert!(off.is_multiple_of(4) && off < 1024, "literal out of reach");
+                0x4800 | (rt << 8) | (off / 4) as u16
+            }
+        };
+        out.extend_from_slice(&op.to_le_bytes());
     }
-    word(&mut out, l.dtb);
-    word(&mut out, l.kernel | 1);
+    for v in lits {
+        word(&mut out, v);
+    }
     out
 }
 
@@ -84,7 +123,13 @@ pub fn initrd_range(
         & !0xfff;
     let kernel = (u64::from(l.kernel), u64::from(l.kernel) + image_len);
     let regions = [
-        ("shim", (u64::from(l.vectors), u64::from(l.vectors) + 0x58)),
+        (
+            "shim",
+            (
+                u64::from(l.vectors),
+                u64::from(l.vectors) + shim(l).len() as u64,
+            ),
+        ),
         ("dtb", (u64::from(l.dtb), u64::from(l.dtb) + dtb_len)),
         ("kernel image", kernel),
         ("initramfs", (start, start + initrd_len)),
@@ -196,6 +241,7 @@ mod tests {
             kernel: 0x2100_8000,
             dtb: 0x2000_0000,
             initrd_end: 0x2200_0000,
+            pokes: vec![],
         };
         let s = shim(&l);
         assert_eq!(s.len(), 0x58);
@@ -205,24 +251,59 @@ mod tests {
             assert_eq!(word(&s, i), 0x4d, "exception {i} -> hang, Thumb");
         }
         assert_eq!(&s[0x40..0x42], &[0x72, 0xb6], "cpsid i");
+        assert_eq!(&s[0x46..0x48], &[0x02, 0x4a], "ldr r2, [pc, #8]");
         assert_eq!(&s[0x4c..0x4e], &[0xfe, 0xe7], "hang: b .");
         assert_eq!(word(&s, 0x50 / 4), 0x2000_0000, "r2: dtb");
         assert_eq!(word(&s, 0x54 / 4), 0x2100_8001, "kernel entry, Thumb");
+        // With the mps2 recipe's two UART stores first.
+        let m = shim(&mps2());
+        assert_eq!(m.len(), 0x40 + 2 * 14 + 4 * 6);
+        assert_eq!(&m[0x42..0x48], &[0x06, 0x48, 0x06, 0x49, 0x01, 0x60]);
+        assert_eq!(word(&m, (0x40 + 28) / 4), 0x4000_4010, "BAUDDIV");
+        assert_eq!(word(&m, (0x40 + 28) / 4 + 1), 2604);
+        assert_eq!(word(&m, 1), 0x41);
+        assert_eq!(word(&m, 2), 0x40 + 24 + 1, "hang");
     }
 
     /// The same shim, assembled by the cell's toolchain: the hand-written
     /// encodings must match what clang makes of the documented source.
     #[test]
     fn bytes_match_the_assembler() {
-        let l = mps2();
+        for l in [
+            mps2(),
+            Loader {
+                pokes: vec![],
+                ..mps2()
+            },
+            Loader {
+                pokes: vec![[1, 2]],
+                ..mps2()
+            },
+        ] {
+            assemble_and_compare(&l);
+        }
+    }
+
+    fn assemble_and_compare(l: &Loader) {
+        let mut pokes = String::new();
+        let mut pool = String::new();
+        for (i, [a, v]) in l.pokes.iter().enumerate() {
+            pokes += &format!("ldr r0, addr_{i}\nldr r1, value_{i}\nstr r1, [r0]\n");
+            pool += &format!("addr_{i}:\n.word {a:#x}\nvalue_{i}:\n.word {v:#x}\n");
+        }
         let src = format!(
             ".syntax unified\n.thumb\n.text\n.global _start\n_start:\nvectors:\n\
              .word vectors + 0x1000\n.word reset + 1\n.rept 14\n.word hang + 1\n.endr\n\
-             reset:\ncpsid i\nmovs r0, #0\nsubs r1, r0, #1\nldr r2, dtb\nldr r3, kernel\n\
-             bx r3\nhang:\nb hang\nnop\ndtb:\n.word {:#x}\nkernel:\n.word {:#x} + 1\n",
+             reset:\ncpsid i\n{pokes}movs r0, #0\nsubs r1, r0, #1\nldr r2, dtb\n\
+             ldr r3, kernel\nbx r3\nhang:\nb hang\n.p2align 2\n{pool}dtb:\n.word {:#x}\n\
+             kernel:\n.word {:#x} + 1\n",
             l.dtb, l.kernel
         );
-        let dir = std::env::temp_dir().join(format!("vmamatrix-shim-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "vmamatrix-shim-{}-{}",
+            std::process::id(),
+            l.pokes.len()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let (s, o, elf, bin) = (
             dir.join("shim.S"),
@@ -269,7 +350,7 @@ mod tests {
         ));
         let assembled = std::fs::read(&bin).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(shim(&l), assembled);
+        assert_eq!(shim(l), assembled, "{:x?}", l.pokes);
     }
 
     #[test]
