@@ -21,12 +21,26 @@ pub struct Arch {
     pub firmware: Option<String>,
     pub memory: Option<String>,
     pub append: Option<String>,
+    /// Device tree blob the build makes beside the image, as a make target
+    /// under arch/<srcarch>/boot/dts (e.g. `arm/mps2-an385.dtb`); the boot
+    /// gets it with its `/chosen` set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtb: Option<String>,
+    /// Boot without QEMU's Linux loader: a boot shim and the image, dtb and
+    /// initramfs placed with `-device loader` (M-profile machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<Loader>,
     /// Why cells of this arch (or variant) cannot be booted, if they cannot.
     pub boot_skip: Option<String>,
     /// Extra clang flags for /init.
     pub init_cflags: Option<String>,
     /// /init must be a FLAT executable (NOMMU kernels).
     pub flat: Option<bool>,
+    /// Bytes binfmt_flat leaves between a FLAT file's text and data: 4
+    /// unless the arch selects CONFIG_BINFMT_FLAT_NO_DATA_START_OFFSET
+    /// (riscv does; arm does not). See src/boot/flat.rs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flat_data_gap: Option<u32>,
     /// Why the vma tests cannot run in this arch's guests, if they cannot.
     pub vmatest_skip: Option<String>,
     /// C compiler (with a static target libc and liburcu) that builds
@@ -36,6 +50,26 @@ pub struct Arch {
     /// liburcu); `{cache}` stands for the vmamatrix cache directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmatest_cflags: Option<String>,
+}
+
+/// Where a shim boot puts things (guest physical addresses); see
+/// src/boot/shim.rs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Loader {
+    /// The shim's vector table, where the CPU reads its SP and PC at reset.
+    pub vectors: u32,
+    /// Load address and entry of the kernel image.
+    pub kernel: u32,
+    /// Load address of the dtb (r2).
+    pub dtb: u32,
+    /// The initramfs ends at or below this address (page-aligned start).
+    pub initrd_end: u32,
+    /// `[address, value]` 32-bit stores the shim makes before it enters the
+    /// kernel: what the board's firmware would have set up (the console
+    /// UART, which earlycon uses as it finds it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pokes: Vec<[u32; 2]>,
 }
 
 impl Arch {
@@ -53,9 +87,12 @@ impl Arch {
             firmware: self.firmware.or_else(|| base.firmware.clone()),
             memory: self.memory.or_else(|| base.memory.clone()),
             append: self.append.or_else(|| base.append.clone()),
+            dtb: self.dtb.or_else(|| base.dtb.clone()),
+            loader: self.loader.or_else(|| base.loader.clone()),
             boot_skip: self.boot_skip.or_else(|| base.boot_skip.clone()),
             init_cflags: self.init_cflags.or_else(|| base.init_cflags.clone()),
             flat: self.flat.or(base.flat),
+            flat_data_gap: self.flat_data_gap.or(base.flat_data_gap),
             vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
             vmatest_cc: self.vmatest_cc.or_else(|| base.vmatest_cc.clone()),
             vmatest_cflags: self.vmatest_cflags.or_else(|| base.vmatest_cflags.clone()),

@@ -80,6 +80,10 @@ impl<'a> Cache<'a> {
             "timeout": m.timeout,
             "structs_only": ctx.opts.structs_only,
         });
+        // A dtb built with the image (only recipes that name one).
+        if let Some(dtb) = &facts.dtb {
+            key["dtb"] = serde_json::json!(dtb);
+        }
         // The series' file list decides the coverage of its own trees only:
         // the base key leaves it out, so base results are shared by every
         // series on the same base.

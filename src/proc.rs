@@ -166,7 +166,21 @@ pub fn run_watched(
     log: &Path,
     limit: Duration,
     silence: Duration,
+    watch: impl FnMut(&str) -> bool,
+) -> std::io::Result<Watched> {
+    run_watched_then(cmd, log, limit, silence, watch, || {})
+}
+
+/// `run_watched`, calling `stalled` while the child still runs when it is
+/// about to be killed for silence or for the time limit (to ask it where
+/// it is).
+pub fn run_watched_then(
+    cmd: Command,
+    log: &Path,
+    limit: Duration,
+    silence: Duration,
     mut watch: impl FnMut(&str) -> bool,
+    mut stalled: impl FnMut(),
 ) -> std::io::Result<Watched> {
     if interrupted() {
         return Ok(Watched::Done(Outcome::Interrupted));
@@ -205,10 +219,12 @@ pub fn run_watched(
             break Watched::Done(Outcome::Interrupted);
         }
         if start.elapsed() > limit {
+            stalled();
             kill(&mut child);
             break Watched::Done(Outcome::TimedOut);
         }
         if last_output.elapsed() > silence {
+            stalled();
             kill(&mut child);
             break Watched::Silent;
         }

@@ -111,12 +111,16 @@ impl<'a> StageCtx<'a> {
     /// The make that builds a cell: the image target, or only the probe
     /// object with `--structs-only`.
     pub fn build_make(&self, cell: &Cell) -> Make {
-        let target = if self.opts.structs_only {
-            self.probe_object()
-        } else {
-            self.p.matrix.facts(cell).target().to_string()
-        };
-        self.kernel_make(cell).jobs(self.jobs()).target(target)
+        let facts = self.p.matrix.facts(cell);
+        let make = self.kernel_make(cell).jobs(self.jobs());
+        if self.opts.structs_only {
+            return make.target(self.probe_object());
+        }
+        // The dtb the boot needs is built with the image, from the same tree.
+        match &facts.dtb {
+            Some(dtb) => make.target(facts.target()).target(dtb.clone()),
+            None => make.target(facts.target()),
+        }
     }
 
     /// `mm/init-mm.o` for probe `mm/init-mm.c`.

@@ -14,8 +14,14 @@ const FLAT_FLAG_RAM: u32 = 0x1;
 const HEADER: usize = 64;
 const DATA_ALIGN: u64 = 0x20;
 
-/// Convert a static ELF executable to a FLAT file.
-pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
+/// Convert a static ELF executable to a FLAT file. `data_gap`: the bytes
+/// binfmt_flat leaves between text and data (4, one word, unless the arch
+/// selects CONFIG_BINFMT_FLAT_NO_DATA_START_OFFSET as riscv does): the
+/// file's text is cut that much short, so that the kernel's 32-byte
+/// alignment puts the data exactly where the code's PC-relative references
+/// expect it, and data addresses are counted without the gap.
+pub fn elf_to_flat(elf: &[u8], stack_size: u32, data_gap: u32) -> Result<Vec<u8>, String> {
+    let gap = u64::from(data_gap);
     let file = object::File::parse(elf).map_err(|e| format!("not an ELF file: {e}"))?;
     if !file.is_little_endian() {
         return Err("big-endian FLAT conversion is not supported".into());
@@ -60,6 +66,20 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
     if (data_start as usize) < HEADER || mem_end > u32::MAX as u64 {
         return Err("image layout does not fit a FLAT file".into());
     }
+    if gap > 0 {
+        let text_end = segs
+            .iter()
+            .filter(|s| !writable(s))
+            .map(|s| s.address() - base + s.file_range().1)
+            .max()
+            .unwrap_or(0);
+        if data_lo == u64::MAX || text_end + gap > data_start || gap >= DATA_ALIGN {
+            return Err(format!(
+                "no room for binfmt_flat's {gap}-byte gap between text (ends at \
+                 {text_end:#x}) and data ({data_start:#x})"
+            ));
+        }
+    }
     let mut image = vec![0u8; file_end as usize];
     for s in &segs {
         let data = s.data().map_err(|e| e.to_string())?;
@@ -85,6 +105,7 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
         if f > mem_end {
             return None;
         }
+        let f = if f >= data_start { f - gap } else { f };
         Some(f.checked_sub(HEADER as u64)? as u32)
     };
     let mut relocs: Vec<u32> = Vec::new();
@@ -121,9 +142,9 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
         let name = sec.name().unwrap_or("");
         let addr = sec.address();
         if name == ".got" {
-            let n = sec.size() / 8;
-            for i in 0..n {
-                patch(&mut image, addr + i * 8, 8, false)?;
+            let w = if file.is_64() { 8 } else { 4 };
+            for i in 0..sec.size() / w {
+                patch(&mut image, addr + i * w, w as usize, false)?;
             }
             continue;
         }
@@ -151,6 +172,14 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
                         "absolute addressing in code ({name} at {loc:#x}): build with -mcmodel=medany"
                     ))
                 }
+                // R_ARM_MOVW_ABS_NC, R_ARM_MOVT_ABS and their Thumb forms.
+                _ if file.architecture() == object::Architecture::Arm
+                    && matches!(r_type, 43 | 44 | 47 | 48) =>
+                {
+                    return Err(format!(
+                        "absolute addressing in code ({name} at {loc:#x}): build with -mno-movt"
+                    ))
+                }
                 _ => {}
             }
         }
@@ -164,7 +193,10 @@ pub fn elf_to_flat(elf: &[u8], stack_size: u32) -> Result<Vec<u8>, String> {
         .ok_or("entry below the image")?;
     let data_end = file_end;
     let bss_end = mem_end.max(data_end);
+    // The gap's bytes (padding after the text) leave the file.
     let mut out = image;
+    out.drain((data_start - gap) as usize..data_start as usize);
+    let (data_start, data_end, bss_end) = (data_start - gap, data_end - gap, bss_end - gap);
     let mut hdr = Vec::with_capacity(HEADER);
     hdr.extend_from_slice(b"bFLT");
     for v in [
@@ -228,7 +260,7 @@ mod tests {
             .status()
             .unwrap();
         assert!(st.success());
-        let flat = elf_to_flat(&std::fs::read(&exe).unwrap(), 4096).unwrap();
+        let flat = elf_to_flat(&std::fs::read(&exe).unwrap(), 4096, 0).unwrap();
         assert_eq!(&flat[..4], b"bFLT");
         assert_eq!(be(&flat, 1), 4);
         let (entry, data_start, data_end, bss_end) =
@@ -252,8 +284,71 @@ mod tests {
         assert_eq!(&flat[v + 64..v + 66], b"hi");
     }
 
+    /// arm: Thumb-2 for ARMv7-M, whose code reaches .got PC-relatively;
+    /// binfmt_flat's one-word gap before the data is taken out of the file.
+    #[test]
+    fn converts_a_static_thumb_program_with_the_data_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("t.c");
+        std::fs::write(
+            &c,
+            "static const char msg[] = \"hi\";\nconst char *p = msg;\nint counter;\n\
+             void _start(void) { counter = p[0]; for (;;) ; }\n",
+        )
+        .unwrap();
+        let exe = dir.path().join("t");
+        let st = std::process::Command::new("clang-19")
+            .args([
+                "--target=arm-linux-gnueabihf",
+                "-march=armv7-m",
+                "-mthumb",
+                "-mfloat-abi=soft",
+                "-mno-movt",
+                "-nostdlib",
+                "-static",
+                "-O1",
+                "-fuse-ld=lld",
+                "--ld-path=ld.lld-19",
+                "-Wl,--emit-relocs",
+                "-Wl,-z,separate-loadable-segments",
+                "-Wl,-z,max-page-size=4096",
+                "-o",
+            ])
+            .arg(&exe)
+            .arg(&c)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let elf = std::fs::read(&exe).unwrap();
+        let plain = elf_to_flat(&elf, 4096, 0).unwrap();
+        let flat = elf_to_flat(&elf, 4096, 4).unwrap();
+        let (entry, data_start, data_end) = (be(&flat, 2), be(&flat, 3), be(&flat, 4));
+        assert_eq!(entry & 1, 1, "Thumb entry");
+        // The kernel's ALIGN(text_len + 4, 32) lands on the linked offset.
+        assert_eq!(data_start % 32, 28);
+        assert_eq!(data_start + 4, be(&plain, 3));
+        assert_eq!(data_end + 4, be(&plain, 4));
+        assert_eq!(flat.len() + 4, plain.len());
+        // p (in .data) is relocated; its location and value (msg, in
+        // .rodata, before the data) are counted as the kernel will.
+        let n = be(&flat, 8) as usize;
+        assert!(n >= 1);
+        let relocs: Vec<u32> = (0..n)
+            .map(|i| {
+                let at = data_end as usize + 4 * i;
+                u32::from_be_bytes(flat[at..at + 4].try_into().unwrap())
+            })
+            .collect();
+        let found = relocs.iter().any(|&r| {
+            let at = r as usize + 64;
+            let v = u32::from_be_bytes(flat[at..at + 4].try_into().unwrap()) as usize;
+            v + 66 <= flat.len() && &flat[v + 64..v + 66] == b"hi"
+        });
+        assert!(found, "{relocs:x?}");
+    }
+
     #[test]
     fn refuses_garbage() {
-        assert!(elf_to_flat(b"not an elf", 4096).is_err());
+        assert!(elf_to_flat(b"not an elf", 4096, 0).is_err());
     }
 }

@@ -5,8 +5,10 @@
 
 pub mod console;
 pub mod cpio;
+pub mod fdt;
 pub mod flat;
 pub mod run;
+pub mod shim;
 pub mod splat;
 pub mod workload;
 
@@ -58,6 +60,9 @@ pub fn not_bootable(arch: &Arch) -> Option<String> {
     }
     if arch.qemu.is_none() || arch.image.is_none() {
         return Some("no QEMU recipe for this architecture".into());
+    }
+    if arch.loader.is_some() && arch.dtb.is_none() {
+        return Some("a shim boot (loader) needs a dtb in the recipe".into());
     }
     None
 }
@@ -210,7 +215,7 @@ fn nolibc_program(
     let mut bin = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
     let mut cmds = vec![proc::shell_line(&args[0], &args[1..])];
     if flat {
-        bin = flat::elf_to_flat(&bin, flat_stack)
+        bin = flat::elf_to_flat(&bin, flat_stack, facts.flat_data_gap.unwrap_or(0))
             .map_err(|e| format!("FLAT conversion of /{name}: {e}"))?;
         cmds.push(format!(
             "vmamatrix: ELF -> FLAT conversion of /{name} (src/boot/flat.rs)"
@@ -314,8 +319,31 @@ pub fn build_initramfs(
     Ok((out, cmds))
 }
 
+/// The kernel command line of a cell.
+pub fn cmdline(arch: &Arch) -> String {
+    let mut c = format!(
+        "console={} panic=-1 rdinit=/init",
+        arch.console.as_deref().unwrap_or("ttyS0")
+    );
+    if let Some(extra) = &arch.append {
+        c.push(' ');
+        c.push_str(extra);
+    }
+    c
+}
+
+/// How the kernel and its initramfs reach the guest.
+#[derive(Debug, Clone, Copy)]
+pub enum Media<'a> {
+    /// QEMU's Linux loader: -kernel, -initrd and -append.
+    Kernel { image: &'a Path, initrd: &'a Path },
+    /// Raw files placed with -device loader: a shim boot, whose command
+    /// line and initramfs address are in the dtb (`shim::prepare`).
+    Placed(&'a [shim::Placed]),
+}
+
 /// The QEMU command line for a cell.
-pub fn qemu_args(arch: &Arch, cell: &Cell, image: &Path, initrd: &Path) -> Vec<String> {
+pub fn qemu_args(arch: &Arch, cell: &Cell, media: Media) -> Vec<String> {
     let mut a = vec![];
     if let Some(m) = &arch.machine {
         a.extend(["-M".to_string(), m.clone()]);
@@ -336,20 +364,27 @@ pub fn qemu_args(arch: &Arch, cell: &Cell, image: &Path, initrd: &Path) -> Vec<S
         "-monitor".into(),
         "none".into(),
         "-no-reboot".into(),
-        "-kernel".into(),
-        image.display().to_string(),
-        "-initrd".into(),
-        initrd.display().to_string(),
     ]);
-    let mut append = format!(
-        "console={} panic=-1 rdinit=/init",
-        arch.console.as_deref().unwrap_or("ttyS0")
-    );
-    if let Some(extra) = &arch.append {
-        append.push(' ');
-        append.push_str(extra);
+    match media {
+        Media::Kernel { image, initrd } => a.extend([
+            "-kernel".into(),
+            image.display().to_string(),
+            "-initrd".into(),
+            initrd.display().to_string(),
+            "-append".into(),
+            cmdline(arch),
+        ]),
+        Media::Placed(files) => {
+            for p in files {
+                // QEMU's option syntax doubles a comma inside a value.
+                let file = p.file.display().to_string().replace(',', ",,");
+                a.extend([
+                    "-device".into(),
+                    format!("loader,file={file},addr={:#x},force-raw=on", p.addr),
+                ]);
+            }
+        }
     }
-    a.extend(["-append".to_string(), append]);
     a
 }
 
@@ -364,17 +399,95 @@ fn last_line(text: &str) -> String {
         .collect()
 }
 
+/// `args` with `-monitor none` turned into a monitor on the unix socket
+/// `sock`, which `registers` asks when the guest stalls.
+fn with_monitor(args: &[String], sock: &Path) -> Vec<String> {
+    let mut out = args.to_vec();
+    if let Some(i) = out
+        .windows(2)
+        .position(|w| w[0] == "-monitor" && w[1] == "none")
+    {
+        out[i + 1] = format!("unix:{},server=on,wait=off", sock.display());
+    }
+    out
+}
+
+/// QEMU's `info registers`, asked on its monitor socket.
+fn registers(sock: &Path) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(300))).ok()?;
+    let mut text = Vec::new();
+    let read_for = |s: &mut std::os::unix::net::UnixStream, secs: u64, text: &mut Vec<u8>| {
+        let until = Instant::now() + Duration::from_secs(secs);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < until {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+                Err(_) if text.ends_with(b"(qemu) ") => break,
+                Err(_) => {}
+            }
+        }
+    };
+    read_for(&mut s, 2, &mut text);
+    text.clear();
+    s.write_all(b"info registers\n").ok()?;
+    read_for(&mut s, 3, &mut text);
+    let t = String::from_utf8_lossy(&text)
+        .replace("\x1b[K", "")
+        .replace('\r', "");
+    let body: Vec<&str> = t
+        .lines()
+        .filter(|l| {
+            !l.trim().is_empty() && !l.contains("info registers") && !l.starts_with("(qemu)")
+        })
+        .collect();
+    (!body.is_empty()).then(|| body.join("\n") + "\n")
+}
+
+/// The program counter in `info registers` output, as QEMU names it for
+/// the guest (`R15=` on 32-bit arm, `PC=`, `RIP=`, `NIP `, ` pc `).
+fn last_pc(regs: &str) -> Option<String> {
+    for key in ["R15=", "PC=", "RIP=", "NIP ", "pc "] {
+        for l in regs.lines() {
+            let Some(i) = l.find(key) else { continue };
+            let v: String = l[i + key.len()..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .collect();
+            if !v.is_empty() {
+                return Some(format!("{key}{v}"));
+            }
+        }
+    }
+    None
+}
+
 /// Boot and watch the console (saved to `log`) until the result marker, a
-/// panic, silence, the time limit, or QEMU's exit.
+/// panic, silence, the time limit, or QEMU's exit. A guest that stalls is
+/// asked for its registers first (saved beside `log` as registers.txt).
 pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData {
-    let line = proc::shell_line(qemu, args);
+    static SOCKETS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    // A short path: unix socket names are limited to 108 bytes.
+    let sock = std::env::temp_dir().join(format!(
+        "vmamatrix-{}-{}.mon",
+        std::process::id(),
+        SOCKETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let args = with_monitor(args, &sock);
+    let line = proc::shell_line(qemu, &args);
     let _ = std::fs::remove_file(log);
+    let regs_file = log.with_file_name("registers.txt");
+    let _ = std::fs::remove_file(&regs_file);
     let start = Instant::now();
     let mut seen: Option<console::Console> = None;
     let mut marker_at = None;
+    let mut regs = None;
     let mut cmd = Command::new(qemu);
-    cmd.args(args);
-    let res = proc::run_watched(cmd, log, limits.total, limits.silence, |text| {
+    cmd.args(&args);
+    let watch = |text: &str| {
         let c = console::Console::markers(text);
         let done = c.finished();
         if c.result.is_some() && marker_at.is_none() {
@@ -382,7 +495,21 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         }
         seen = Some(c);
         done
+    };
+    let res = proc::run_watched_then(cmd, log, limits.total, limits.silence, watch, || {
+        regs = registers(&sock);
     });
+    let _ = std::fs::remove_file(&sock);
+    let where_ = match &regs {
+        Some(r) => {
+            let _ = crate::store::write_atomic(&regs_file, r.as_bytes());
+            match last_pc(r) {
+                Some(pc) => format!("; QEMU's last PC: {pc} (all registers in registers.txt)"),
+                None => "; QEMU's registers are in registers.txt".into(),
+            }
+        }
+        None => String::new(),
+    };
     let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
     // The splats are read once, from the whole console.
     let c = console::Console::read(&text);
@@ -414,7 +541,7 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
                 Some(format!("QEMU ended ({o}) without a result marker"))
             }
             _ if matches!(outcome, BootOutcome::Silent | BootOutcome::Timeout) => Some(format!(
-                "{} after {:.0} s; the console's last line: {:?}",
+                "{} after {:.0} s; the console's last line: {:?}{where_}",
                 if outcome == BootOutcome::Silent {
                     format!("no console output for {} s", limits.silence.as_secs())
                 } else {
@@ -452,8 +579,10 @@ mod tests {
         let a = qemu_args(
             &t["riscv"],
             &cell,
-            Path::new("/b/Image"),
-            Path::new("/b/i.cpio"),
+            Media::Kernel {
+                image: Path::new("/b/Image"),
+                initrd: Path::new("/b/i.cpio"),
+            },
         );
         let s = a.join(" ");
         assert!(
@@ -466,5 +595,67 @@ mod tests {
         );
         assert_eq!(clang_from_toolchain(&["LLVM=-19".into()]), "clang-19");
         assert_eq!(lld_for("clang-19"), "ld.lld-19");
+    }
+
+    #[test]
+    fn a_stalled_guest_is_asked_for_its_pc() {
+        let args: Vec<String> = ["-nographic", "-monitor", "none", "-no-reboot"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            with_monitor(&args, Path::new("/tmp/m.sock")).join(" "),
+            "-nographic -monitor unix:/tmp/m.sock,server=on,wait=off -no-reboot"
+        );
+        // QEMU 10's `info registers`, as printed for each guest.
+        let arm = "R00=00000000 R01=ffffffff R02=20000000 R03=21008001\n\
+                   R12=00000000 R13=00001000 R14=ffffffff R15=21008000\n\
+                   XPSR=81000000 N--- T priv-thread\n";
+        assert_eq!(last_pc(arm).as_deref(), Some("R15=21008000"));
+        let x86 = "RAX=0000000000000000 RBX=0000000000000000\nRIP=ffffffff81000000 RFL=00000002\n";
+        assert_eq!(last_pc(x86).as_deref(), Some("RIP=ffffffff81000000"));
+        let riscv = " pc       0000000080200000\n mhartid  0000000000000000\n";
+        assert_eq!(last_pc(riscv).as_deref(), Some("pc 0000000080200000"));
+        assert_eq!(last_pc("nothing here\n"), None);
+    }
+
+    #[test]
+    fn arm_nommu_boots_through_the_shim() {
+        let t = crate::arch::builtin();
+        let facts = crate::arch::for_cell(&t, "arm", "up", "nommu");
+        assert_eq!(not_bootable(&facts), None);
+        assert_eq!(
+            cmdline(&facts),
+            "console=ttyMPS0 panic=-1 rdinit=/init earlycon"
+        );
+        let cell = Cell {
+            arch: "arm".into(),
+            smp: Smp::Up,
+            mmu: Mmu::Nommu,
+        };
+        let placed = [
+            shim::Placed {
+                file: "/r/boot-image".into(),
+                addr: 0x2100_8000,
+            },
+            shim::Placed {
+                file: "/r,x/boot.dtb".into(),
+                addr: 0x2000_0000,
+            },
+            shim::Placed {
+                file: "/r/boot-shim.bin".into(),
+                addr: 0,
+            },
+        ];
+        let s = qemu_args(&facts, &cell, Media::Placed(&placed)).join(" ");
+        assert_eq!(
+            s,
+            "-M mps2-an385 -cpu cortex-m3 -m 16M -smp 1 -nographic -monitor none -no-reboot \
+             -device loader,file=/r/boot-image,addr=0x21008000,force-raw=on \
+             -device loader,file=/r,,x/boot.dtb,addr=0x20000000,force-raw=on \
+             -device loader,file=/r/boot-shim.bin,addr=0x0,force-raw=on"
+        );
+        // A loader recipe without a dtb cannot boot.
+        let no_dtb = crate::arch::Arch { dtb: None, ..facts };
+        assert!(not_bootable(&no_dtb).unwrap().contains("dtb"));
     }
 }

@@ -2,7 +2,7 @@
 //! guest's test payloads where the arch has a compiler for them), the QEMU
 //! boot, and the record of what the console showed.
 
-use crate::build::run::IMAGE;
+use crate::build::run::{DTB, IMAGE};
 use crate::error::Result;
 use crate::events::{Stage, Tree};
 use crate::matrix::{Cell, Mmu};
@@ -252,9 +252,42 @@ pub fn boot(
         Some(reason) => BootData::not_run(BootOutcome::NotBootable, reason),
         None => match initramfs(ctx, images, cell, commit, dir) {
             Err(e) => BootData::not_run(BootOutcome::QemuFailed, format!("initramfs: {e}")),
-            Ok(ird) => {
+            Ok(ird) => 'boot: {
                 r.commands = ird.commands.clone();
-                let args = super::qemu_args(&facts, cell, &dir.join(IMAGE), &ird.path);
+                let image = dir.join(IMAGE);
+                let placed = match &facts.loader {
+                    None => vec![],
+                    Some(l) => {
+                        let cmdline = super::cmdline(&facts);
+                        match super::shim::prepare(
+                            l,
+                            &cmdline,
+                            &dir.join(DTB),
+                            &image,
+                            &ird.path,
+                            dir,
+                        ) {
+                            Ok((placed, note)) => {
+                                r.commands.push(note);
+                                placed
+                            }
+                            Err(e) => {
+                                break 'boot BootData::not_run(
+                                    BootOutcome::QemuFailed,
+                                    format!("boot shim: {e}"),
+                                )
+                            }
+                        }
+                    }
+                };
+                let media = match &facts.loader {
+                    None => super::Media::Kernel {
+                        image: &image,
+                        initrd: &ird.path,
+                    },
+                    Some(_) => super::Media::Placed(&placed),
+                };
+                let args = super::qemu_args(&facts, cell, media);
                 let qemu = facts.qemu.clone().unwrap_or_default();
                 let mut limits = super::Limits::default();
                 if ird.payload {

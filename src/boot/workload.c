@@ -521,8 +521,18 @@ static int past(const struct timespec *end)
 	       (ts.tv_sec == end->tv_sec && ts.tv_nsec >= end->tv_nsec);
 }
 
+/* binfmt_flat on arm (CONFIG_BINFMT_FLAT_ARGVP_ENVP_ON_STACK, which m68k
+ * and sh select too) puts pointers to argv and envp after argc, where
+ * nolibc's _start expects the arrays themselves. */
+#ifdef VMAMATRIX_FLAT_ARGVP
+#define FLAT_ARGS(argv) do { environ = (char **)(argv)[1]; (argv) = (char **)(argv)[0]; } while (0)
+#else
+#define FLAT_ARGS(argv) do { } while (0)
+#endif
+
 int main(int argc, char **argv)
 {
+	FLAT_ARGS(argv);
 	struct worker *me = &workers[NR_THREADS];
 	unsigned long all = 0, bad = 0;
 	struct timespec end;

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// The boot image of a cell-tree, kept beside its records.
 pub const IMAGE: &str = "boot-image";
+/// The dtb of a cell-tree whose recipe names one, kept beside the image.
+pub const DTB: &str = "boot-dtb";
 
 pub fn build(ctx: &StageCtx, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<Record> {
     ctx.started(cell, tree, Stage::Build);
@@ -101,9 +103,19 @@ pub fn build(ctx: &StageCtx, cell: &Cell, tree: &Tree, commit: &str, dir: &Path)
         mark_new_warnings(ctx, cell, &mut r);
     }
     if outcome.success() && !ctx.opts.structs_only {
-        if let Some(img) = ctx.p.matrix.facts(cell).image {
+        let facts = ctx.p.matrix.facts(cell);
+        if let Some(img) = &facts.image {
             let from = bdir.join(img);
             let to = dir.join(IMAGE);
+            std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+        }
+        if let Some(dtb) = &facts.dtb {
+            let from = bdir
+                .join("arch")
+                .join(facts.srcarch(&cell.arch))
+                .join("boot/dts")
+                .join(dtb);
+            let to = dir.join(DTB);
             std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
         }
     }
