@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The layout of one struct.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Layout {
     pub name: String,
     pub size: u64,
@@ -31,7 +31,8 @@ impl Layout {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One member, in bytes (a bitfield also in bits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Member {
     pub name: String,
     #[serde(rename = "type")]
@@ -45,7 +46,7 @@ pub struct Member {
 }
 
 /// A gap between two members: after `after`, at byte `offset`, `bits` long.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hole {
     pub after: String,
     pub offset: u64,

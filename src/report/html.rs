@@ -12,8 +12,9 @@
 //! page is written to to the run directory, so a page written into the run
 //! directory (`-o results/<run>/report.html`) links `x86-up-mmu/base/build.log`.
 
-use super::load::{BootView, BuildStatus, BuildView, Report, Row, StructLayout};
+use super::load::{BootView, BuildStatus, BuildView, Report, Row};
 use super::markdown::{boot_word, build_word, bytes_delta};
+use crate::measure::dwarf::{Hole, Layout};
 use crate::model::BootOutcome;
 use crate::selftests::tap::Verdict;
 use std::collections::BTreeSet;
@@ -1075,7 +1076,7 @@ impl Change {
 
 /// Member keys that survive reordering: the name, and for unnamed unions
 /// and structs their type and how many came before.
-fn member_keys(l: &StructLayout) -> Vec<String> {
+fn member_keys(l: &Layout) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     l.members
         .iter()
@@ -1094,7 +1095,7 @@ fn member_keys(l: &StructLayout) -> Vec<String> {
 
 /// Each member's change against the other tree's layout (`None`: nothing
 /// to compare with). `this_is_base` says which side this is.
-fn changes(this: &StructLayout, other: Option<&StructLayout>, this_is_base: bool) -> Vec<Change> {
+fn changes(this: &Layout, other: Option<&Layout>, this_is_base: bool) -> Vec<Change> {
     let Some(other) = other else {
         return vec![Change::Same; this.members.len()];
     };
@@ -1119,7 +1120,7 @@ fn changes(this: &StructLayout, other: Option<&StructLayout>, this_is_base: bool
         .collect()
 }
 
-fn hole_bytes(l: &StructLayout) -> u64 {
+fn hole_bytes(l: &Layout) -> u64 {
     l.holes
         .iter()
         .filter(|h| !h.in_bitfield)
@@ -1133,7 +1134,7 @@ fn cache_lines(size: u64) -> u64 {
 
 /// One tree's layout as a table: members in offset order with their
 /// change, holes, the padding, and a marker where each cache line starts.
-fn layout_table(tree: &str, l: &StructLayout, other: Option<&StructLayout>) -> String {
+fn layout_table(tree: &str, l: &Layout, other: Option<&Layout>) -> String {
     let is_base = tree == "base";
     let ch = changes(l, other, is_base);
     let okeys = other.map(member_keys).unwrap_or_default();
@@ -1141,7 +1142,7 @@ fn layout_table(tree: &str, l: &StructLayout, other: Option<&StructLayout>) -> S
     // Members and holes in offset order (a hole after its member).
     enum Item<'a> {
         Member(usize),
-        Hole(&'a super::load::LayoutHole),
+        Hole(&'a Hole),
     }
     let mut items: Vec<(u64, u8, Item)> = (0..l.members.len())
         .map(|i| (l.members[i].offset, 0, Item::Member(i)))
@@ -1480,8 +1481,9 @@ fn per_patch(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load::{LayoutHole, LayoutMember, SizeDelta, Summary, TestCounts, Trees};
+    use super::super::load::{SizeDelta, Summary, TestCounts, Trees};
     use super::*;
+    use crate::measure::dwarf::Member;
     use crate::model::{CellEntry, Diagnostic, Regression, RegressionKind, RunSummary};
     use crate::series::SeriesInfo;
 
@@ -1590,8 +1592,8 @@ mod tests {
         }
     }
 
-    fn member(name: &str, ty: &str, offset: u64, size: u64) -> LayoutMember {
-        LayoutMember {
+    fn member(name: &str, ty: &str, offset: u64, size: u64) -> Member {
+        Member {
             name: name.into(),
             type_name: ty.into(),
             offset,
@@ -1644,7 +1646,7 @@ mod tests {
             base: Some(120),
             patched: Some(136),
         }];
-        let base = StructLayout {
+        let base = Layout {
             name: "vm_area_struct".into(),
             size: 120,
             members: vec![
@@ -1654,7 +1656,7 @@ mod tests {
                 member("old<gone>", "int", 24, 4),
                 member("big", "char[88]", 28, 88),
             ],
-            holes: vec![LayoutHole {
+            holes: vec![Hole {
                 after: "vm_flags".into(),
                 offset: 12,
                 bits: 32,
@@ -1662,7 +1664,7 @@ mod tests {
             }],
             padding: 4,
         };
-        let patched = StructLayout {
+        let patched = Layout {
             name: "vm_area_struct".into(),
             size: 136,
             members: vec![

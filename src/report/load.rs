@@ -123,7 +123,7 @@ pub struct Row {
     /// The measured structs, in bytes.
     pub structs: Vec<SizeDelta>,
     /// The measured structs' member layouts from DWARF, per tree.
-    pub layouts: Trees<Vec<StructLayout>>,
+    pub layouts: Trees<Vec<crate::measure::Layout>>,
     /// Some regression has this cell as its subject.
     pub regression: bool,
 }
@@ -241,73 +241,6 @@ pub struct SizeDelta {
 impl SizeDelta {
     pub fn delta(&self) -> Option<i64> {
         Some(self.patched? as i64 - self.base? as i64)
-    }
-}
-
-/// One struct's layout as DWARF gives it, as pahole shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct StructLayout {
-    pub name: String,
-    pub size: u64,
-    pub members: Vec<LayoutMember>,
-    pub holes: Vec<LayoutHole>,
-    /// Bytes of padding at the end.
-    pub padding: u64,
-}
-
-/// One member of a [`StructLayout`], in bytes (a bitfield also in bits).
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct LayoutMember {
-    /// "(anonymous)" for an unnamed union or struct.
-    pub name: String,
-    #[serde(rename = "type")]
-    pub type_name: String,
-    pub offset: u64,
-    pub size: u64,
-    /// A bitfield's first bit within the struct.
-    pub bit_offset: Option<u64>,
-    pub bit_size: Option<u64>,
-}
-
-/// A gap after member `after`, at byte `offset`, `bits` long.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct LayoutHole {
-    pub after: String,
-    pub offset: u64,
-    pub bits: u64,
-    /// Inside the storage unit of the bitfield before it (a "bit hole").
-    pub in_bitfield: bool,
-}
-
-impl From<&crate::measure::Layout> for StructLayout {
-    fn from(l: &crate::measure::Layout) -> StructLayout {
-        StructLayout {
-            name: l.name.clone(),
-            size: l.size,
-            members: l
-                .members
-                .iter()
-                .map(|m| LayoutMember {
-                    name: m.name.clone(),
-                    type_name: m.type_name.clone(),
-                    offset: m.offset,
-                    size: m.size,
-                    bit_offset: m.bit_offset,
-                    bit_size: m.bit_size,
-                })
-                .collect(),
-            holes: l
-                .holes
-                .iter()
-                .map(|h| LayoutHole {
-                    after: h.after.clone(),
-                    offset: h.offset,
-                    bits: h.bits,
-                    in_bitfield: h.in_bitfield,
-                })
-                .collect(),
-            padding: l.padding,
-        }
     }
 }
 
@@ -631,10 +564,8 @@ fn row(results: &Results, run: &RunSummary, c: &crate::model::CellEntry) -> Row 
             }
         })
         .collect();
-    let layouts = |i: usize| -> Vec<StructLayout> {
-        mdata(i)
-            .map(|m| m.structs.iter().map(StructLayout::from).collect())
-            .unwrap_or_default()
+    let layouts = |i: usize| -> Vec<crate::measure::Layout> {
+        mdata(i).map(|m| m.structs.clone()).unwrap_or_default()
     };
     let coverage = build
         .patched
