@@ -165,6 +165,44 @@ pub fn compiler(toolchain: &[String]) -> Result<String> {
     }
 }
 
+/// The wrapper vmamatrix puts in front of distcc (`kbuild-distcc.sh`
+/// beside this file; it says what it changes and why).
+pub const KBUILD_DISTCC: &str = include_str!("kbuild-distcc.sh");
+
+/// Whether a compiler command (`CC=` value, `CCACHE_PREFIX`) runs distcc:
+/// its first word is `distcc` or a path to it.
+pub fn runs_distcc(command: &str) -> bool {
+    first_program(command) == Some("distcc")
+}
+
+/// Whether a compiler command runs icecream's `icecc`.
+pub fn runs_icecc(command: &str) -> bool {
+    first_program(command) == Some("icecc")
+}
+
+fn first_program(command: &str) -> Option<&str> {
+    command
+        .split_whitespace()
+        .next()
+        .and_then(|w| Path::new(w).file_name())
+        .and_then(|n| n.to_str())
+}
+
+/// The distcc wrapper as a file, `<cache>/bin/kbuild-distcc-<digest>`:
+/// named by its content and written whole (executable, then renamed into
+/// place), so a make that runs it never sees half of it.
+pub fn kbuild_distcc(cache: &Path) -> Result<std::path::PathBuf> {
+    use sha2::{Digest, Sha256};
+    let digest = crate::series::hex(&Sha256::digest(KBUILD_DISTCC.as_bytes()));
+    let path = cache
+        .join("bin")
+        .join(format!("kbuild-distcc-{}", &digest[..12]));
+    if !path.is_file() {
+        crate::store::write_atomic_mode(&path, KBUILD_DISTCC.as_bytes(), 0o777)?;
+    }
+    Ok(path)
+}
+
 /// Count a ccache stats log (`CCACHE_STATSLOG`): one `# file` line per
 /// compiler call, then its counters.
 pub fn ccache_stats(log: &str) -> CcacheStats {
@@ -317,6 +355,65 @@ mod tests {
         assert!(
             e.contains("--ccache") && e.contains("CROSS_COMPILE=x-"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn distcc_commands() {
+        assert!(runs_distcc("distcc clang-19"));
+        assert!(runs_distcc("/usr/bin/distcc clang-19"));
+        assert!(!runs_distcc("clang-19"));
+        assert!(!runs_distcc("icecc clang-19"));
+        assert!(!runs_distcc("distccd"));
+        assert!(!runs_distcc(""));
+        assert!(runs_icecc("icecc clang-19"));
+        assert!(runs_icecc("/usr/bin/icecc"));
+        assert!(!runs_icecc("distcc clang-19"));
+    }
+
+    /// The wrapper as written into the cache, run in front of a stand-in
+    /// for distcc that prints its environment and arguments.
+    #[test]
+    fn kbuild_distcc_wrapper() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let w = kbuild_distcc(dir.path()).unwrap();
+        assert_eq!(
+            kbuild_distcc(dir.path()).unwrap(),
+            w,
+            "same content, same file"
+        );
+        let mode = std::fs::metadata(&w).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "{mode:o}");
+        let fake = dir.path().join("distcc");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho \"NRC=${DISTCC_NO_REWRITE_CROSS-unset}\"\nprintf '%s\\n' \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let run = |args: &[&str]| {
+            let o = std::process::Command::new(&w)
+                .arg(&fake)
+                .args(args)
+                .env_remove("DISTCC_NO_REWRITE_CROSS")
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            String::from_utf8(o.stdout).unwrap()
+        };
+        assert_eq!(
+            run(&["clang-19", "--target=aarch64-linux-gnu", "-fmacro-prefix-map=/s r c/=", "-c", "a.c"]),
+            "NRC=1\nclang-19\n--target=aarch64-linux-gnu\n-Xclang\n-fmacro-prefix-map=/s r c/=\n-c\na.c\n"
+        );
+        assert_eq!(
+            run(&["/usr/lib/llvm-19/bin/clang", "-fmacro-prefix-map=/s/="]),
+            "NRC=1\n/usr/lib/llvm-19/bin/clang\n-Xclang\n-fmacro-prefix-map=/s/=\n"
+        );
+        // Not clang: nothing changes.
+        assert_eq!(
+            run(&["gcc", "-fmacro-prefix-map=/s/=", "-c", "a.c"]),
+            "NRC=unset\ngcc\n-fmacro-prefix-map=/s/=\n-c\na.c\n"
         );
     }
 
