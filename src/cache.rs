@@ -377,7 +377,7 @@ const PARTS: [(&str, &str, bool); 8] = [
     ("ccache", "compiler cache of run --ccache", true),
     (
         "bin",
-        "the distcc wrapper of kernel builds through distcc",
+        "the wrapper of kernel builds through distcc or icecc",
         true,
     ),
     ("linux", "the kernel tree made by scripts/setup.sh", false),

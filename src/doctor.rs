@@ -296,6 +296,34 @@ pub fn distcc(words: &[String]) -> Vec<Check> {
     out
 }
 
+/// icecream, when the matrix's C compiler runs icecc (or ccache hands it
+/// misses): icecc sends jobs through the iceccd on this machine.
+pub fn icecc(words: &[String]) -> Vec<Check> {
+    use crate::build::{compiler, runs_icecc};
+    let via_cc = compiler(words).is_ok_and(|cc| runs_icecc(&cc));
+    let via_prefix = std::env::var("CCACHE_PREFIX").is_ok_and(|p| runs_icecc(&p));
+    if !via_cc && !via_prefix {
+        return vec![];
+    }
+    let socket = Path::new("/var/run/icecc/iceccd.socket");
+    vec![if socket.exists() {
+        Check::ok(
+            "icecc daemon",
+            format!("{} (jobs go through it)", socket.display()),
+        )
+    } else {
+        Check {
+            level: Level::Warn,
+            what: "icecc daemon".into(),
+            detail: format!(
+                "no {}: without an iceccd here icecc compiles every job on this machine",
+                socket.display()
+            ),
+            fix: Some("apt-get install icecc; systemctl start iceccd (an icecc-scheduler runs on one machine of the network)".into()),
+        }
+    }]
+}
+
 /// Where distcc finds its hosts, in its own order: (source, text).
 fn distcc_hosts_source() -> Option<(String, String)> {
     if let Ok(h) = std::env::var("DISTCC_HOSTS") {
@@ -697,6 +725,7 @@ pub fn disk(cache: &Path) -> Check {
 pub fn checks(m: &Matrix, kernel_why: &str, cache: &Path) -> Vec<Check> {
     let mut out = toolchain(&m.toolchain);
     out.extend(distcc(&m.toolchain));
+    out.extend(icecc(&m.toolchain));
     out.extend(host());
     for a in &m.arches {
         out.push(qemu(m, a));

@@ -28,10 +28,10 @@ pub struct StageCtx<'a> {
     pub jobserver: Option<Jobserver>,
     /// `ccache <compiler>` (`--ccache`).
     pub ccache_cc: Option<String>,
-    /// When the C compiles run through distcc: the variable that names it
-    /// (`CC`, or `CCACHE_PREFIX` under `--ccache`) with the wrapper
-    /// `build::KBUILD_DISTCC` in front.
-    pub distcc: Option<(&'static str, String)>,
+    /// When the C compiles run through distcc or icecc: the variable that
+    /// names it (`CC`, or `CCACHE_PREFIX` under `--ccache`) with the wrapper
+    /// `build::KBUILD_WRAP` in front.
+    pub wrapped: Option<(&'static str, String)>,
     /// The C compiles run through icecream's icecc (`CC`, or
     /// `CCACHE_PREFIX` under `--ccache`) and the environment leaves
     /// `ICECC_REMOTE_CPP` to vmamatrix: it is set to 1, so clang
@@ -40,29 +40,31 @@ pub struct StageCtx<'a> {
     pub icecc_remote_cpp: bool,
 }
 
-/// Which variable brings distcc into the kernel's C compiles, and its
-/// value: `CC` when the toolchain's C compiler runs distcc, `CCACHE_PREFIX`
-/// (from the environment) when ccache hands its misses to distcc. Under
-/// `--ccache` a distcc `CC` is refused: ccache would wrap distcc, not the
-/// compiler (README: leave `CC` alone and set `CCACHE_PREFIX=distcc`).
-pub fn distcc_variable(
+/// Which variable brings distcc or icecc into the kernel's C compiles, and
+/// its value: `CC` when the toolchain's C compiler runs one of them,
+/// `CCACHE_PREFIX` (from the environment) when ccache hands its misses to
+/// one. Under `--ccache` such a `CC` is refused: ccache would wrap distcc,
+/// not the compiler (README: leave `CC` alone and set
+/// `CCACHE_PREFIX=distcc`).
+pub fn wrapped_variable(
     toolchain: &[String],
     ccache: bool,
     ccache_prefix: Option<&str>,
 ) -> Result<Option<(&'static str, String)>> {
     let cc = build::compiler(toolchain).ok();
     match cc {
-        Some(cc) if build::runs_distcc(&cc) => {
+        Some(cc) if build::runs_remote_wrapper(&cc) => {
             if ccache {
+                let w = cc.split_whitespace().next().unwrap_or_default();
                 return Err(Error::Setup(format!(
-                    "--ccache with CC={cc:?}: ccache would run distcc as the compiler; \
-                     leave CC alone and set CCACHE_PREFIX=distcc instead"
+                    "--ccache with CC={cc:?}: ccache would run {w} as the compiler; \
+                     leave CC alone and set CCACHE_PREFIX={w} instead"
                 )));
             }
             Ok(Some(("CC", cc)))
         }
         _ => Ok(match ccache_prefix {
-            Some(pfx) if ccache && build::runs_distcc(pfx) => {
+            Some(pfx) if ccache && build::runs_remote_wrapper(pfx) => {
                 Some(("CCACHE_PREFIX", pfx.to_string()))
             }
             _ => None,
@@ -86,13 +88,13 @@ impl<'a> StageCtx<'a> {
             .ccache
             .then(|| build::compiler(&p.matrix.toolchain).map(|cc| format!("ccache {cc}")))
             .transpose()?;
-        let distcc = distcc_variable(
+        let wrapped = wrapped_variable(
             &p.matrix.toolchain,
             opts.ccache,
             std::env::var("CCACHE_PREFIX").ok().as_deref(),
         )?
         .map(|(var, value)| {
-            build::kbuild_distcc(&opts.cache).map(|w| (var, format!("{} {value}", w.display())))
+            build::kbuild_wrap(&opts.cache).map(|w| (var, format!("{} {value}", w.display())))
         })
         .transpose()?;
         let icecc = build::compiler(&p.matrix.toolchain).is_ok_and(|cc| build::runs_icecc(&cc))
@@ -106,7 +108,7 @@ impl<'a> StageCtx<'a> {
             sink,
             jobserver,
             ccache_cc,
-            distcc,
+            wrapped,
             icecc_remote_cpp,
             touched: p.series.touched_files(),
         })
@@ -145,11 +147,11 @@ impl<'a> StageCtx<'a> {
         self.toolchain(m)
     }
 
-    /// The toolchain variables (and ccache, the distcc wrapper, icecream's
-    /// remote preprocessing) on a kernel make.
+    /// The toolchain variables (and ccache, the distcc/icecc wrapper,
+    /// icecream's remote preprocessing) on a kernel make.
     pub fn toolchain(&self, m: Make) -> Make {
         let mut m = m.args(self.p.matrix.toolchain.iter().cloned());
-        match &self.distcc {
+        match &self.wrapped {
             Some(("CCACHE_PREFIX", v)) => m = m.env("CCACHE_PREFIX", v.clone()),
             Some((var, v)) => m = m.args([format!("{var}={v}")]),
             None => {}
@@ -251,25 +253,37 @@ mod tests {
     }
 
     #[test]
-    fn distcc_in_cc_or_ccache_prefix() {
+    fn distcc_or_icecc_in_cc_or_ccache_prefix() {
         let dcc = words(&["LLVM=-19", "CC=distcc clang-19"]);
         assert_eq!(
-            distcc_variable(&dcc, false, None).unwrap(),
+            wrapped_variable(&dcc, false, None).unwrap(),
             Some(("CC", "distcc clang-19".to_string()))
         );
-        let e = distcc_variable(&dcc, true, None).unwrap_err().to_string();
+        let e = wrapped_variable(&dcc, true, None).unwrap_err().to_string();
         assert!(e.contains("CCACHE_PREFIX=distcc"), "{e}");
-        let plain = words(&["LLVM=-19"]);
-        assert_eq!(distcc_variable(&plain, false, None).unwrap(), None);
+        let ice = words(&["LLVM=-19", "CC=icecc clang-19"]);
         assert_eq!(
-            distcc_variable(&plain, true, Some("distcc")).unwrap(),
+            wrapped_variable(&ice, false, None).unwrap(),
+            Some(("CC", "icecc clang-19".to_string()))
+        );
+        let plain = words(&["LLVM=-19"]);
+        assert_eq!(wrapped_variable(&plain, false, None).unwrap(), None);
+        assert_eq!(
+            wrapped_variable(&plain, true, Some("distcc")).unwrap(),
             Some(("CCACHE_PREFIX", "distcc".to_string()))
+        );
+        assert_eq!(
+            wrapped_variable(&plain, true, Some("icecc")).unwrap(),
+            Some(("CCACHE_PREFIX", "icecc".to_string()))
         );
         // CCACHE_PREFIX matters only to ccache.
         assert_eq!(
-            distcc_variable(&plain, false, Some("distcc")).unwrap(),
+            wrapped_variable(&plain, false, Some("distcc")).unwrap(),
             None
         );
-        assert_eq!(distcc_variable(&plain, true, Some("icecc")).unwrap(), None);
+        assert_eq!(
+            wrapped_variable(&plain, true, Some("sccache")).unwrap(),
+            None
+        );
     }
 }

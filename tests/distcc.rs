@@ -167,7 +167,7 @@ fn c_compiles(build: &Path) -> (Vec<String>, Vec<String>) {
                 continue;
             }
             let first = words.first().map_or("", |w| w.rsplit('/').next().unwrap());
-            if first.starts_with("kbuild-distcc-") && words.get(1) == Some(&"distcc") {
+            if first.starts_with("kbuild-wrap-") && words.get(1) == Some(&"distcc") {
                 through.push(src.to_string());
             } else if first.starts_with("clang") && words.contains(&"-D__KERNEL__") {
                 bare.push(cmd.clone());
