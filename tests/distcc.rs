@@ -82,6 +82,18 @@ impl Distccd {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // That probe is a connection without a job: distccd logs it as an
+        // OTHER job (protocol error) when it has read the end of it. Wait
+        // for that line, so that it never falls into a run's share of the
+        // log.
+        while !d.log_text().contains("(dcc_job_summary)") {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "distccd logged nothing of the probe connection: {}",
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         d
     }
 
