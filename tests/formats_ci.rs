@@ -202,6 +202,7 @@ fn fixture(root: &Path) -> PathBuf {
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: None,
+        shard_weights: None,
         configs: vec![],
         base_source: "--base".into(),
     };

@@ -1527,6 +1527,7 @@ mod tests {
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
             shard: None,
+            shard_weights: None,
             configs: vec![],
             base_source: String::new(),
         }

@@ -843,6 +843,7 @@ pub(crate) fn fixture() -> Report {
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: None,
+        shard_weights: None,
         base_source: String::new(),
         configs: vec![],
     };

@@ -1450,6 +1450,7 @@ mod tests {
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
             shard: None,
+            shard_weights: None,
             base_source: "the series' base-commit trailer".into(),
             configs: vec!["/w/configs".into(), "/w/overlays/debug".into()],
         };
