@@ -82,11 +82,13 @@ fn plan_classifies_all_28_cells_of_linux_7_3() {
     // the run test beside it for its whole length, and plan would wait.
     let cache = tempfile::tempdir().unwrap();
     // With the deal of `run --shard K/3` by a weights file that names two
-    // heavy cells.
+    // heavy cells and three light ones (the cells it does not name weigh
+    // the median, light).
     let weights = cache.path().join("weights.toml");
     std::fs::write(
         &weights,
-        "[weights]\n\"x86-smp-mmu\" = 1200\n\"arm64-smp-mmu\" = 1100\n\"x86-up-mmu\" = 5\n",
+        "[weights]\n\"x86-smp-mmu\" = 1200\n\"arm64-smp-mmu\" = 1100\n\
+         \"x86-up-mmu\" = 5\n\"x86-up-nommu\" = 5\n\"arm-smp-nommu\" = 5\n",
     )
     .unwrap();
     let (code, out, err) = vmamatrix_in(
