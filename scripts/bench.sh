@@ -86,7 +86,9 @@ import json, shlex, sys
 rec, out, jobs = sys.argv[1], sys.argv[2], sys.argv[3]
 argv = shlex.split(json.load(open(rec))["commands"][0])
 argv = [f"O={out}" if a.startswith("O=") else a for a in argv if not a.startswith("-j")]
-print("\n".join(argv[:-1] + [f"-j{jobs}", "olddefconfig", argv[-1]]))
+# The recorded command starts with its environment (NAME=value ...): env
+# runs it as recorded.
+print("\n".join(["env"] + argv[:-1] + [f"-j{jobs}", "olddefconfig", argv[-1]]))
 PY
 )
 	mkdir -p "$out"

@@ -210,7 +210,8 @@ def measure(build_dir, samples):
     try:
         pre = comp = 0.0
         for c in cmds:
-            argv = shlex.split(c)
+            # kbuild chains objtool and the like after the compile: " ; ".
+            argv = shlex.split(c.split(" ; ")[0])
             argv = [("-Wp,-MMD," + tmp + "/x.d") if a.startswith("-Wp,-MMD,") else a for a in argv]
             i = argv.index("-o")
             full = argv[: i + 1] + [tmp + "/x.o"] + argv[i + 2:]
