@@ -140,19 +140,42 @@ def matrix_wall(t, machines, cores, link, distcc=None):
     return max(machine_wall(t, shard, cores, link, distcc) for shard in deal(cells, weights, machines) if shard)
 
 
+def linked(build_dir):
+    """The objects the last build linked: the members of vmlinux.a and the
+    lib.a archives (a build dir keeps the .cmd files of objects an earlier
+    configuration built; those are not part of this build)."""
+    out = set()
+    for root, _, files in os.walk(build_dir):
+        for f in files:
+            if f in ("vmlinux.a", "lib.a") and root.count(os.sep) - build_dir.count(os.sep) <= 3:
+                r = subprocess.run(["llvm-ar-19", "t", os.path.join(root, f)], capture_output=True, text=True)
+                base = build_dir if f == "vmlinux.a" else root
+                out |= {os.path.normpath(os.path.join(base, m)) for m in r.stdout.split()}
+    if not out:
+        sys.exit(f"cost-model: {build_dir}: no vmlinux.a: not a finished kbuild build")
+    return out
+
+
+def cmd_files(build_dir):
+    """(path of the .cmd file, its text) of every linked object."""
+    objs = linked(build_dir)
+    for root, _, files in os.walk(build_dir):
+        for f in sorted(files):
+            if f.startswith(".") and f.endswith(".o.cmd"):
+                if os.path.normpath(os.path.join(root, f[1:-4])) in objs:
+                    yield os.path.join(root, f), open(os.path.join(root, f), errors="replace").read()
+
+
 def rebuilt_fractions(build_dir, series_dir):
     """Per patch: the share of the build's objects it makes kbuild rebuild."""
     deps = {}
-    for root, _, files in os.walk(build_dir):
-        for f in files:
-            if f.endswith(".o.cmd"):
-                text = open(os.path.join(root, f), errors="replace").read()
-                m = re.search(r"^source_\S+ := (\S+)", text, re.M)
-                if not m or not m.group(1).endswith((".c", ".S")):
-                    continue
-                paths = set(re.findall(r"(\S+\.[chS])\b", text))
-                syms = set(re.findall(r"include/config/(\w+)", text))
-                deps[os.path.join(root, f)] = (paths, syms)
+    for path, text in cmd_files(build_dir):
+        m = re.search(r"^source_\S+ := (\S+)", text, re.M)
+        if not m or not m.group(1).endswith((".c", ".S")):
+            continue
+        paths = set(re.findall(r"(\S+\.[chS])\b", text))
+        syms = set(re.findall(r"include/config/(\w+)", text))
+        deps[path] = (paths, syms)
     out = []
     for name in sorted(os.listdir(series_dir)):
         if not name.endswith(".patch") or name.startswith("0000"):
@@ -198,13 +221,10 @@ def measure(build_dir, samples):
     import tempfile
     import time
     cmds = []
-    for root, _, files in os.walk(build_dir):
-        for f in sorted(files):
-            if f.endswith(".o.cmd"):
-                text = open(os.path.join(root, f), errors="replace").read()
-                m = re.search(r"^savedcmd_(\S+) := (.*)$", text, re.M)
-                if m and re.search(r"^source_\S+ := \S+\.c$", text, re.M) and " -c " in m.group(2):
-                    cmds.append(m.group(2))
+    for _, text in cmd_files(build_dir):
+        m = re.search(r"^savedcmd_(\S+) := (.*)$", text, re.M)
+        if m and re.search(r"^source_\S+ := \S+\.c$", text, re.M) and " -c " in m.group(2):
+            cmds.append(m.group(2))
     cmds = sorted(cmds)[:: max(1, len(cmds) // samples)][:samples]
     tmp = tempfile.mkdtemp(prefix="cost-model.")
     try:
