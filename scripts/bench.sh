@@ -86,6 +86,9 @@ import json, shlex, sys
 rec, out, jobs = sys.argv[1], sys.argv[2], sys.argv[3]
 argv = shlex.split(json.load(open(rec))["commands"][0])
 argv = [f"O={out}" if a.startswith("O=") else a for a in argv if not a.startswith("-j")]
+# Plain: without what --ccache adds (CCACHE_* in the environment, CC=ccache
+# on the command line), or this make would hit the bench's warm cache.
+argv = [a for a in argv if not a.startswith(("CCACHE_", "CC=ccache "))]
 # The recorded command starts with its environment (NAME=value ...): env
 # runs it as recorded.
 print("\n".join(["env"] + argv[:-1] + [f"-j{jobs}", "olddefconfig", argv[-1]]))
