@@ -69,6 +69,10 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         .filter(|c| opts.selection.matches(c))
         .cloned()
         .collect();
+    let dealt: Vec<String> = match opts.shard {
+        Some(_) => selected.iter().map(Cell::id).collect(),
+        None => Vec::new(),
+    };
     let selected = shard::shard(selected, opts.shard, opts.shard_weights.as_ref());
     let ctx = StageCtx::new(p, opts, None, sink)?;
     let started = store::now_utc();
@@ -110,6 +114,7 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
             .shard
             .and(opts.shard_weights.as_ref())
             .map(|w| w.digest.clone()),
+        dealt,
         base_source: p.base_source.clone(),
         configs: p
             .matrix

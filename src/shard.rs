@@ -174,6 +174,7 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
     merged.run_id = format!("{}-merged", store::run_id_from(&started));
     merged.shard = None;
     merged.shard_weights = None;
+    merged.dealt = Vec::new();
     merged.interrupted = runs.iter().any(|(_, s)| s.interrupted);
     merged.started = runs
         .iter()
@@ -239,6 +240,31 @@ fn check_shards(runs: &[(PathBuf, RunSummary)]) -> Result<()> {
         return Err(Error::Setup(format!(
             "merge: shard(s) {} of {n} missing: the merged run would lack their cells",
             missing.join(", ")
+        )));
+    }
+    // Every shard dealt the same cells (same matrix and --only), and
+    // together they ran each of them: otherwise a cell would be in no shard.
+    let dealt = &runs[0].1.dealt;
+    if let Some((d, _)) = runs.iter().find(|(_, s)| &s.dealt != dealt) {
+        return Err(Error::Setup(format!(
+            "merge: {} dealt other cells than {} (another matrix or --only): not one deal",
+            d.display(),
+            runs[0].0.display()
+        )));
+    }
+    let ran: std::collections::BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|(_, s)| s.cells.iter().filter(|c| c.selected).map(|c| c.id.as_str()))
+        .collect();
+    let lost: Vec<&str> = dealt
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !ran.contains(c))
+        .collect();
+    if !lost.is_empty() {
+        return Err(Error::Setup(format!(
+            "merge: cell(s) {} dealt but in no shard (shards dealt by different weights or versions)",
+            lost.join(", ")
         )));
     }
     Ok(())

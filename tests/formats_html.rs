@@ -231,6 +231,7 @@ fn fixture(root: &Path) -> PathBuf {
         first_bad: Default::default(),
         shard: None,
         shard_weights: None,
+        dealt: vec![],
         configs: vec![],
         base_source: String::new(),
     };

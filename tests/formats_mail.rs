@@ -77,6 +77,7 @@ fn fixture(root: &Path, kernel: &Path) {
         first_bad: Default::default(),
         shard: None,
         shard_weights: None,
+        dealt: vec![],
         configs: vec!["/w/configs".into()],
         base_source: "--base \"v7.3\"".into(),
     };

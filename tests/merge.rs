@@ -51,6 +51,7 @@ fn run(
         first_bad: Default::default(),
         shard: Some(shard),
         shard_weights: None,
+        dealt: vec![],
         configs: vec![],
         base_source: String::new(),
     };
@@ -207,4 +208,20 @@ fn merge_refuses_an_incomplete_or_mixed_set_of_shards() {
     s.shard_weights = Some("0123456789abcdef".into());
     store::write_json(&d.join("run.json"), &s).unwrap();
     refused(&e, &d, "by weights 0123456789abcdef");
+    // Both shards dealt three cells, but neither ran riscv-up-nommu.
+    let f = run(dir.path(), "f", &["x86-up-mmu"], (2, 2));
+    let all = ["x86-smp-mmu", "x86-up-mmu", "riscv-up-nommu"]
+        .map(String::from)
+        .to_vec();
+    for r in [&e, &f] {
+        let mut s: RunSummary = store::read_json(&r.join("run.json")).unwrap();
+        s.dealt = all.clone();
+        store::write_json(&r.join("run.json"), &s).unwrap();
+    }
+    refused(&e, &f, "cell(s) riscv-up-nommu dealt but in no shard");
+    // ... and shards that dealt different cells do not make one run.
+    let mut s: RunSummary = store::read_json(&f.join("run.json")).unwrap();
+    s.dealt.pop();
+    store::write_json(&f.join("run.json"), &s).unwrap();
+    refused(&e, &f, "dealt other cells than");
 }

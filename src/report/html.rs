@@ -1528,6 +1528,7 @@ mod tests {
             first_bad: Default::default(),
             shard: None,
             shard_weights: None,
+            dealt: vec![],
             configs: vec![],
             base_source: String::new(),
         }

@@ -844,6 +844,7 @@ pub(crate) fn fixture() -> Report {
         first_bad: Default::default(),
         shard: None,
         shard_weights: None,
+        dealt: vec![],
         base_source: String::new(),
         configs: vec![],
     };

@@ -1451,6 +1451,7 @@ mod tests {
             first_bad: Default::default(),
             shard: None,
             shard_weights: None,
+            dealt: vec![],
             base_source: "the series' base-commit trailer".into(),
             configs: vec!["/w/configs".into(), "/w/overlays/debug".into()],
         };
