@@ -212,8 +212,9 @@ def check_shards(ref, shard_dirs, link):
 
 
 def measure(build_dir, samples):
-    """Link tail: `make vmlinux` in a copy of the built O= dir with the final
-    link's outputs removed (make's walk of the tree plus the link). The
+    """Link tail: `make vmlinux` in an up-to-date copy of the built O= dir
+    with the final link's outputs removed (make's walk of the tree plus the
+    link). The
     preprocess share: kbuild's own compile commands of a sample of objects,
     run with -E and as they are, one at a time."""
     import shlex
@@ -255,13 +256,18 @@ def measure(build_dir, samples):
         arch = re.search(r"^CONFIG_(X86|ARM64|ARM|RISCV|LOONGARCH|PPC|S390)=y", open(os.path.join(build_dir, ".config")).read(), re.M)
         arch = {"X86": "x86", "ARM64": "arm64", "ARM": "arm", "RISCV": "riscv", "LOONGARCH": "loongarch",
                 "PPC": "powerpc", "S390": "s390"}[arch.group(1)]
+        make = ["make", "-C", src, f"O={copy}", f"ARCH={arch}", "LLVM=-19", f"-j{os.cpu_count()}", "vmlinux"]
+        # First bring the copy up to date with the source as it is now (the
+        # shared source may be at another tree than the dir's last build).
+        r = subprocess.run(make, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"cost-model: make failed: {r.stderr[-500:]}")
         for f in os.listdir(copy):
             if f.startswith(("vmlinux", ".tmp_vmlinux")) and not f.endswith(".cmd"):
                 p = os.path.join(copy, f)
                 os.remove(p) if os.path.isfile(p) else shutil.rmtree(p)
         t0 = time.monotonic()
-        r = subprocess.run(["make", "-C", src, f"O={copy}", f"ARCH={arch}", "LLVM=-19",
-                            f"-j{os.cpu_count()}", "vmlinux"], capture_output=True, text=True)
+        r = subprocess.run(make, capture_output=True, text=True)
         dt = time.monotonic() - t0
         if r.returncode != 0:
             sys.exit(f"cost-model: relink failed: {r.stderr[-500:]}")
