@@ -72,6 +72,33 @@ def timings(run_dirs):
     return t
 
 
+def fill(t, feasible, all_cells):
+    """The whole matrix from a partial reference: a feasible cell no run
+    measured gets, for each tree and stage, the median of the measured
+    feasible cells; a refused cell, the median configure time, per tree."""
+    import statistics
+    measured = [c for c in feasible if c in t]
+    if not measured:
+        sys.exit("cost-model: no feasible cell of --feasible was measured by the runs")
+    trees = sorted({tr for c in measured for tr in t[c]}, key=tree_order)
+    med = {}
+    for tr in trees:
+        med[tr] = {}
+        for st in STAGES:
+            v = [t[c][tr][st] for c in measured if st in t[c].get(tr, {})]
+            if v:
+                med[tr][st] = (statistics.median(x for x, _ in v), v[0][1])
+    out = {c: t[c] for c in measured}
+    for c in feasible:
+        out.setdefault(c, {tr: dict(v) for tr, v in med.items()})
+    conf = {tr: {"configure": med[tr]["configure"]} for tr in trees if "configure" in med[tr]}
+    for i in range(all_cells - len(feasible)):
+        out[f"refused-{i + 1}"] = conf
+    print(f"filled: {len(feasible) - len(measured)} feasible cells unmeasured (medians of "
+          f"{', '.join(measured)}), {all_cells - len(feasible)} refused cells (configure only)")
+    return out
+
+
 def build_secs(secs, j0, j, link):
     link = min(link, secs)
     return link + (secs - link) * j0 / j
@@ -294,6 +321,11 @@ def main():
     ap.add_argument("--distcc-overhead", type=float, default=1.0)
     ap.add_argument("--build-dir")
     ap.add_argument("--series")
+    ap.add_argument("--feasible", metavar="LIST",
+                    help="the matrix's feasible cells (`vmamatrix plan`): those the runs did not "
+                         "measure take the median of the measured ones, stage by stage")
+    ap.add_argument("--all-cells", type=int, default=28,
+                    help="cells in the matrix; the refused ones cost their configure (default 28)")
     ap.add_argument("--check-shards", nargs="+", metavar="RUN")
     ap.add_argument("--measure", metavar="O_DIR")
     ap.add_argument("--samples", type=int, default=40)
@@ -307,6 +339,8 @@ def main():
     if not a.runs:
         ap.error("give at least one run directory")
     t = timings(a.runs)
+    if a.feasible:
+        t = fill(t, a.feasible.split(","), a.all_cells)
     ms = [int(x) for x in a.machines.split(",")]
     cs = [int(x) for x in a.cores.split(",")]
     print(f"reference: {len(t)} cells, {sum(len(v) for v in t.values())} cell-trees from {', '.join(a.runs)}")
