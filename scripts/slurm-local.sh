@@ -21,9 +21,9 @@
 # SelectType=select/cons_tres with CR_CPU, so --cpus-per-task=1 tasks run
 # side by side; jobs' start and end times in $STATE/jobcomp.log
 # (jobcomp/filetxt: there is no slurmdbd, so sacct has nothing to read).
-# The daemons run as root (SlurmUser=root). munged is Debian's, with its own
-# key (/etc/munge/munge.key, made if absent) and socket; it is started only
-# if it is not running, and stopped by `stop` only if this script started it.
+# The daemons run as root (SlurmUser=root). munged is Debian's, with its
+# default key (/etc/munge/munge.key, made if absent) and socket; it is started
+# only if none answers, and stopped by `stop` only if this script started it.
 set -euo pipefail
 
 STATE=${VMAMATRIX_SLURM_STATE:-$HOME/.local/state/vmamatrix-slurm}
@@ -36,12 +36,20 @@ die() { log "error: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts daemons)"
 
+# running PID: the process exists and is not a zombie (PID 1 of a container
+# may be slow to reap).
+running() {
+	local st
+	st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
 # alive PIDFILE NAME: the process in PIDFILE runs and is NAME.
 alive() {
 	local pid
 	[ -s "$1" ] || return 1
 	pid=$(cat "$1")
-	[ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "$2" ]
+	running "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
 }
 
 install_packages() {
@@ -74,8 +82,8 @@ start_munge() {
 	install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
 	runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET"
 	touch "$STATE/munged.ours"
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		munge -n -S "$MUNGE_SOCKET" 2>/dev/null | unmunge -S "$MUNGE_SOCKET" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -128,18 +136,20 @@ CONF
 }
 
 stop_slurm() {
-	local name pidfile pid i
+	local name pidfile pid _
 	for name in slurmd slurmctld; do
 		pidfile=$STATE/$name.pid
 		if alive "$pidfile" "$name"; then
 			pid=$(cat "$pidfile")
 			log "stopping $name ($pid)"
 			kill "$pid" 2>/dev/null || true
-			for i in $(seq 100); do
-				[ -d "/proc/$pid" ] || break
+			for _ in $(seq 100); do
+				running "$pid" || break
 				sleep 0.2
 			done
-			[ -d "/proc/$pid" ] && die "$name ($pid) did not stop"
+			if running "$pid"; then
+				die "$name ($pid) did not stop in 20 s"
+			fi
 		fi
 		rm -f "$pidfile"
 	done
@@ -167,8 +177,8 @@ start_daemons() {
 
 # Wait until the node is idle (or mixed/allocated: it is up and working).
 wait_idle() {
-	local i st=""
-	for i in $(seq 120); do
+	local _ st=""
+	for _ in $(seq 120); do
 		st=$(sinfo -h -n localhost -o '%T' 2>/dev/null || true)
 		case $st in
 		idle | mixed | allocated) log "node localhost: $st"; return 0 ;;
