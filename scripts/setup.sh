@@ -37,7 +37,7 @@ debian_uri() {
 }
 
 install_packages() {
-	local uri stamp="$CACHE/.packages-v3"
+	local uri stamp="$CACHE/.packages-v4"
 	uri=$(debian_uri)
 	if [ ! -f /etc/apt/sources.list.d/vmamatrix-backports.sources ]; then
 		log "adding bookworm-backports (for QEMU 10) from $uri"
@@ -62,7 +62,7 @@ SRC
 	apt-get install -y -qq --no-install-recommends \
 		clang-$LLVM_VER lld-$LLVM_VER llvm-$LLVM_VER \
 		make bc bison flex libelf-dev libssl-dev cpio kmod rsync python3 perl \
-		dwarves ccache liburcu-dev pkg-config gcc libc6-dev git xz-utils ca-certificates \
+		dwarves ccache distcc liburcu-dev pkg-config gcc libc6-dev git xz-utils ca-certificates \
 		libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-ppc64el-cross \
 		libc6-dev-riscv64-cross libc6-dev-s390x-cross \
 		gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-powerpc64le-linux-gnu \

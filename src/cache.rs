@@ -358,7 +358,7 @@ pub struct Usage {
 }
 
 /// The parts of a cache directory and what `prune` may remove of each.
-const PARTS: [(&str, &str, bool); 7] = [
+const PARTS: [(&str, &str, bool); 8] = [
     (
         "records",
         "cached stage records, logs and boot images",
@@ -375,6 +375,11 @@ const PARTS: [(&str, &str, bool); 7] = [
         true,
     ),
     ("ccache", "compiler cache of run --ccache", true),
+    (
+        "bin",
+        "the wrapper of kernel builds through distcc or icecc",
+        true,
+    ),
     ("linux", "the kernel tree made by scripts/setup.sh", false),
     (
         "sysroot",

@@ -28,6 +28,48 @@ pub struct StageCtx<'a> {
     pub jobserver: Option<Jobserver>,
     /// `ccache <compiler>` (`--ccache`).
     pub ccache_cc: Option<String>,
+    /// When the C compiles run through distcc or icecc: the variable that
+    /// names it (`CC`, or `CCACHE_PREFIX` under `--ccache`) with the wrapper
+    /// `build::KBUILD_WRAP` in front.
+    pub wrapped: Option<(&'static str, String)>,
+    /// The C compiles run through icecream's icecc (`CC`, or
+    /// `CCACHE_PREFIX` under `--ccache`) and the environment leaves
+    /// `ICECC_REMOTE_CPP` to vmamatrix: it is set to 1, so clang
+    /// preprocesses on the remote host from `-frewrite-includes` output
+    /// and reports the warnings a local compile reports (README).
+    pub icecc_remote_cpp: bool,
+}
+
+/// Which variable brings distcc or icecc into the kernel's C compiles, and
+/// its value: `CC` when the toolchain's C compiler runs one of them,
+/// `CCACHE_PREFIX` (from the environment) when ccache hands its misses to
+/// one. Under `--ccache` such a `CC` is refused: ccache would wrap distcc,
+/// not the compiler (README: leave `CC` alone and set
+/// `CCACHE_PREFIX=distcc`).
+pub fn wrapped_variable(
+    toolchain: &[String],
+    ccache: bool,
+    ccache_prefix: Option<&str>,
+) -> Result<Option<(&'static str, String)>> {
+    let cc = build::compiler(toolchain).ok();
+    match cc {
+        Some(cc) if build::runs_remote_wrapper(&cc) => {
+            if ccache {
+                let w = cc.split_whitespace().next().unwrap_or_default();
+                return Err(Error::Setup(format!(
+                    "--ccache with CC={cc:?}: ccache would run {w} as the compiler; \
+                     leave CC alone and set CCACHE_PREFIX={w} instead"
+                )));
+            }
+            Ok(Some(("CC", cc)))
+        }
+        _ => Ok(match ccache_prefix {
+            Some(pfx) if ccache && build::runs_remote_wrapper(pfx) => {
+                Some(("CCACHE_PREFIX", pfx.to_string()))
+            }
+            _ => None,
+        }),
+    }
 }
 
 impl<'a> StageCtx<'a> {
@@ -46,6 +88,19 @@ impl<'a> StageCtx<'a> {
             .ccache
             .then(|| build::compiler(&p.matrix.toolchain).map(|cc| format!("ccache {cc}")))
             .transpose()?;
+        let wrapped = wrapped_variable(
+            &p.matrix.toolchain,
+            opts.ccache,
+            std::env::var("CCACHE_PREFIX").ok().as_deref(),
+        )?
+        .map(|(var, value)| {
+            build::kbuild_wrap(&opts.cache).map(|w| (var, format!("{} {value}", w.display())))
+        })
+        .transpose()?;
+        let icecc = build::compiler(&p.matrix.toolchain).is_ok_and(|cc| build::runs_icecc(&cc))
+            || (opts.ccache
+                && std::env::var("CCACHE_PREFIX").is_ok_and(|pfx| build::runs_icecc(&pfx)));
+        let icecc_remote_cpp = icecc && std::env::var_os("ICECC_REMOTE_CPP").is_none();
         Ok(StageCtx {
             p,
             opts,
@@ -53,6 +108,8 @@ impl<'a> StageCtx<'a> {
             sink,
             jobserver,
             ccache_cc,
+            wrapped,
+            icecc_remote_cpp,
             touched: p.series.touched_files(),
         })
     }
@@ -90,9 +147,18 @@ impl<'a> StageCtx<'a> {
         self.toolchain(m)
     }
 
-    /// The toolchain variables (and ccache) on a kernel make.
+    /// The toolchain variables (and ccache, the distcc/icecc wrapper,
+    /// icecream's remote preprocessing) on a kernel make.
     pub fn toolchain(&self, m: Make) -> Make {
-        let m = m.args(self.p.matrix.toolchain.iter().cloned());
+        let mut m = m.args(self.p.matrix.toolchain.iter().cloned());
+        match &self.wrapped {
+            Some(("CCACHE_PREFIX", v)) => m = m.env("CCACHE_PREFIX", v.clone()),
+            Some((var, v)) => m = m.args([format!("{var}={v}")]),
+            None => {}
+        }
+        if self.icecc_remote_cpp {
+            m = m.env("ICECC_REMOTE_CPP", "1");
+        }
         match &self.ccache_cc {
             // Depend mode: kbuild passes -Wp,-MMD, so ccache keys on the
             // compiler's own dependency file and does not run the
@@ -176,4 +242,48 @@ pub fn tail_lines(path: &std::path::Path, n: usize) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn distcc_or_icecc_in_cc_or_ccache_prefix() {
+        let dcc = words(&["LLVM=-19", "CC=distcc clang-19"]);
+        assert_eq!(
+            wrapped_variable(&dcc, false, None).unwrap(),
+            Some(("CC", "distcc clang-19".to_string()))
+        );
+        let e = wrapped_variable(&dcc, true, None).unwrap_err().to_string();
+        assert!(e.contains("CCACHE_PREFIX=distcc"), "{e}");
+        let ice = words(&["LLVM=-19", "CC=icecc clang-19"]);
+        assert_eq!(
+            wrapped_variable(&ice, false, None).unwrap(),
+            Some(("CC", "icecc clang-19".to_string()))
+        );
+        let plain = words(&["LLVM=-19"]);
+        assert_eq!(wrapped_variable(&plain, false, None).unwrap(), None);
+        assert_eq!(
+            wrapped_variable(&plain, true, Some("distcc")).unwrap(),
+            Some(("CCACHE_PREFIX", "distcc".to_string()))
+        );
+        assert_eq!(
+            wrapped_variable(&plain, true, Some("icecc")).unwrap(),
+            Some(("CCACHE_PREFIX", "icecc".to_string()))
+        );
+        // CCACHE_PREFIX matters only to ccache.
+        assert_eq!(
+            wrapped_variable(&plain, false, Some("distcc")).unwrap(),
+            None
+        );
+        assert_eq!(
+            wrapped_variable(&plain, true, Some("sccache")).unwrap(),
+            None
+        );
+    }
 }

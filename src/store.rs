@@ -14,10 +14,16 @@ use std::path::{Path, PathBuf};
 /// Write `bytes` to `path` atomically, readable by all (0644, less the
 /// umask) like a file `>` would make: reports are meant to be served.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o666)
+}
+
+/// `write_atomic` with the file mode `mode` (less the umask): 0o777 for a
+/// program, executable before it is renamed into place.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mode = 0o666 & !umask();
+    let mode = mode & !umask();
     let mut tmp = tempfile::Builder::new()
         .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(dir)

@@ -165,6 +165,50 @@ pub fn compiler(toolchain: &[String]) -> Result<String> {
     }
 }
 
+/// The wrapper vmamatrix puts in front of distcc or icecc
+/// (`kbuild-wrap.sh` beside this file; it says what it changes and why).
+pub const KBUILD_WRAP: &str = include_str!("kbuild-wrap.sh");
+
+/// Whether a compiler command (`CC=` value, `CCACHE_PREFIX`) runs distcc:
+/// its first word is `distcc` or a path to it.
+pub fn runs_distcc(command: &str) -> bool {
+    first_program(command) == Some("distcc")
+}
+
+/// Whether a compiler command runs icecream's `icecc`.
+pub fn runs_icecc(command: &str) -> bool {
+    first_program(command) == Some("icecc")
+}
+
+fn first_program(command: &str) -> Option<&str> {
+    command
+        .split_whitespace()
+        .next()
+        .and_then(|w| Path::new(w).file_name())
+        .and_then(|n| n.to_str())
+}
+
+/// Whether a compiler command runs a wrapper that `KBUILD_WRAP` knows
+/// (distcc or icecc).
+pub fn runs_remote_wrapper(command: &str) -> bool {
+    runs_distcc(command) || runs_icecc(command)
+}
+
+/// The wrapper as a file, `<cache>/bin/kbuild-wrap-<digest>`: named by its
+/// content and written whole (executable, then renamed into place), so a
+/// make that runs it never sees half of it.
+pub fn kbuild_wrap(cache: &Path) -> Result<std::path::PathBuf> {
+    use sha2::{Digest, Sha256};
+    let digest = crate::series::hex(&Sha256::digest(KBUILD_WRAP.as_bytes()));
+    let path = cache
+        .join("bin")
+        .join(format!("kbuild-wrap-{}", &digest[..12]));
+    if !path.is_file() {
+        crate::store::write_atomic_mode(&path, KBUILD_WRAP.as_bytes(), 0o777)?;
+    }
+    Ok(path)
+}
+
 /// Count a ccache stats log (`CCACHE_STATSLOG`): one `# file` line per
 /// compiler call, then its counters.
 pub fn ccache_stats(log: &str) -> CcacheStats {
@@ -317,6 +361,90 @@ mod tests {
         assert!(
             e.contains("--ccache") && e.contains("CROSS_COMPILE=x-"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn distcc_commands() {
+        assert!(runs_distcc("distcc clang-19"));
+        assert!(runs_distcc("/usr/bin/distcc clang-19"));
+        assert!(!runs_distcc("clang-19"));
+        assert!(!runs_distcc("icecc clang-19"));
+        assert!(!runs_distcc("distccd"));
+        assert!(!runs_distcc(""));
+        assert!(runs_icecc("icecc clang-19"));
+        assert!(runs_icecc("/usr/bin/icecc"));
+        assert!(!runs_icecc("distcc clang-19"));
+    }
+
+    /// The wrapper as written into the cache, run in front of stand-ins for
+    /// distcc and icecc that print their environment and arguments.
+    #[test]
+    fn kbuild_wrapper() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let w = kbuild_wrap(dir.path()).unwrap();
+        assert_eq!(
+            kbuild_wrap(dir.path()).unwrap(),
+            w,
+            "same content, same file"
+        );
+        let mode = std::fs::metadata(&w).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "{mode:o}");
+        let fake = |name: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(
+                &p,
+                "#!/bin/sh\necho \"NRC=${DISTCC_NO_REWRITE_CROSS-unset}\"\nprintf '%s\\n' \"$@\"\n",
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        };
+        let (distcc, icecc) = (fake("distcc"), fake("icecc"));
+        let run = |wrapper: &Path, args: &[&str]| {
+            let o = std::process::Command::new(&w)
+                .arg(wrapper)
+                .args(args)
+                .env_remove("DISTCC_NO_REWRITE_CROSS")
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            String::from_utf8(o.stdout).unwrap()
+        };
+        let kbuild = [
+            "clang-19",
+            "-Wp,-MMD,mm/.init-mm.o.d",
+            "--target=aarch64-linux-gnu",
+            "-fmacro-prefix-map=/s r c/=",
+            "-c",
+            "a.c",
+        ];
+        assert_eq!(
+            run(&distcc, &kbuild),
+            "NRC=1\nclang-19\n-Wp,-MMD,mm/.init-mm.o.d\n--target=aarch64-linux-gnu\n\
+             -Xclang\n-fmacro-prefix-map=/s r c/=\n-c\na.c\n"
+        );
+        assert_eq!(
+            run(
+                &distcc,
+                &["/usr/lib/llvm-19/bin/clang", "-fmacro-prefix-map=/s/="]
+            ),
+            "NRC=1\n/usr/lib/llvm-19/bin/clang\n-Xclang\n-fmacro-prefix-map=/s/=\n"
+        );
+        // distcc with gcc: nothing changes.
+        assert_eq!(
+            run(&distcc, &["gcc", "-fmacro-prefix-map=/s/=", "-c", "a.c"]),
+            "NRC=unset\ngcc\n-fmacro-prefix-map=/s/=\n-c\na.c\n"
+        );
+        assert_eq!(
+            run(&icecc, &kbuild),
+            "NRC=unset\nclang-19\n-MMD\n-MF\nmm/.init-mm.o.d\n--target=aarch64-linux-gnu\n\
+             -fmacro-prefix-map=/s r c/=\n-c\na.c\n"
+        );
+        assert_eq!(
+            run(&icecc, &["clang-19", "-Wp,-MD,a.d", "-Wp,-MMD,x,y"]),
+            "NRC=unset\nclang-19\n-MD\n-MF\na.d\n-Wp,-MMD,x,y\n"
         );
     }
 
