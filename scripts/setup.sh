@@ -185,8 +185,22 @@ install_browser() {
 	}
 }
 
+# Debian's Slurm and munge, for the Slurm array job's test on a one-node
+# cluster (tests/slurm.rs, scripts/slurm-local.sh starts the daemons).
+install_slurm() {
+	command -v sbatch >/dev/null 2>&1 && command -v slurmctld >/dev/null 2>&1 &&
+		command -v slurmd >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 && return 0
+	log "installing slurm-wlm and munge (the Slurm test)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null || {
+		apt-get update -qq || log "apt-get update reported errors; continuing"
+		apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+	}
+}
+
 install_packages
 install_browser
+install_slurm
 riscv_liburcu
 kcidb_venv
 [ "${1:-}" = "--packages" ] && exit 0

@@ -8,6 +8,7 @@ use crate::events::{Event, Sink};
 use crate::matrix::{self, Cell, Matrix, Overrides, Selection};
 use crate::options::Options;
 use crate::report::{self, progress::Progress};
+use crate::shard::{self, Weights};
 use crate::store::Results;
 use crate::workspace::Prepared;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -79,6 +80,13 @@ pub enum Cmd {
         only: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        /// Also show how `run --shard K/N` deals the selected cells to N
+        /// shards, with each shard's predicted seconds
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        shards: Option<u32>,
+        /// Seconds per cell for that deal (`report --weights` of an earlier run)
+        #[arg(long, value_name = "FILE", requires = "shards")]
+        weights: Option<PathBuf>,
     },
     /// Run the pipeline: configure, build and measure base and patched for the selected cells.
     Run {
@@ -130,6 +138,11 @@ pub enum Cmd {
         /// Run only shard K of N of the selected cells (e.g. 2/4), for batch systems
         #[arg(long, value_name = "K/N", value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
+        /// Deal the shards by these seconds per cell (`report --weights`
+        /// of an earlier run) so that they finish close together; every
+        /// shard must be given the same file
+        #[arg(long, value_name = "FILE", requires = "shard")]
+        weights: Option<PathBuf>,
     },
     /// Combine shard runs (results/<run-id> directories) into one run.
     Merge {
@@ -191,6 +204,10 @@ pub enum Cmd {
         /// Only the seconds per cell, tree and stage (markdown)
         #[arg(long, conflicts_with = "struct_size")]
         timing: bool,
+        /// Only the seconds per cell (all trees and stages), as the TOML
+        /// weights file of `run --shard K/N --weights FILE`
+        #[arg(long, conflicts_with_all = ["struct_size", "timing"])]
+        weights: bool,
         /// Write the report to FILE (atomically) instead of stdout
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
@@ -338,7 +355,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             common,
             only,
             format,
+            shards,
+            weights,
         } => {
+            let weights = weights.as_deref().map(Weights::load).transpose()?;
             let (mut m, origin) = load_matrix(&common)?;
             needs_series(&m, &origin, &common)?;
             // The engine plans every cell of the matrix: give it only the
@@ -362,6 +382,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             if let Some(ids) = &selected {
                 cells.retain(|c| ids.contains(&c.id));
             }
+            // The cells `run --only ... --shard K/N` deals, in its order.
+            let dealt: Vec<Cell> = p
+                .matrix
+                .cells()
+                .into_iter()
+                .filter(|c| selected.as_ref().is_none_or(|ids| ids.contains(&c.id())))
+                .collect();
             match format {
                 PlanFormat::Json => {
                     let v = serde_json::json!({
@@ -373,12 +400,30 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                         "patched": p.applied.head(),
                         "series": p.series.info(Some(&p.applied)),
                         "cells": cells,
+                        "shards": shards.map(|n| {
+                            shard::deal(&dealt, n as usize, weights.as_ref())
+                                .iter()
+                                .enumerate()
+                                .map(|(k, d)| serde_json::json!({
+                                    "shard": format!("{}/{n}", k + 1),
+                                    "cells": d.iter().map(Cell::id).collect::<Vec<_>>(),
+                                    "predicted_secs": weights.as_ref().map(|w| d.iter().map(|c| w.of(&c.id())).sum::<f64>()),
+                                }))
+                                .collect::<Vec<_>>()
+                        }),
+                        "weights": weights.as_ref().map(|w| serde_json::json!({"file": w.file, "digest": w.digest})),
                     });
                     println!("{}", serde_json::to_string_pretty(&v).unwrap());
                 }
                 PlanFormat::Text => {
                     print!("{head}base: {} ({})\n\n", p.applied.base, p.base_source);
                     print!("{}", report::plan::text(&cells));
+                    if let Some(n) = shards {
+                        print!(
+                            "\n{}",
+                            report::plan::shards(&dealt, n as usize, weights.as_ref())
+                        );
+                    }
                 }
             }
             Ok(exit::OK)
@@ -394,6 +439,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             force,
             per_patch,
             shard,
+            weights,
             structs_only,
             workload_secs,
             strict_checks,
@@ -420,6 +466,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             opts.force = force;
             opts.per_patch = per_patch;
             opts.shard = shard;
+            opts.shard_weights = weights.as_deref().map(Weights::load).transpose()?;
             opts.structs_only = structs_only;
             opts.workload_secs = workload_secs;
             opts.strict_checks = strict_checks;
@@ -498,9 +545,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             format,
             struct_size,
             timing,
+            weights,
             output,
             mbox,
         } => {
+            if weights && !matches!(format, ReportFormat::Md) {
+                return Err(crate::Error::Usage(
+                    "--weights prints a TOML weights file: leave out --format".into(),
+                ));
+            }
             if mbox && !matches!(format, ReportFormat::Mail) {
                 return Err(crate::Error::Usage("--mbox needs --format mail".into()));
             }
@@ -516,6 +569,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let text = match format {
                 ReportFormat::Md if struct_size => report::markdown::struct_sizes_only(&rep),
                 ReportFormat::Md if timing => report::markdown::timing_only(&rep),
+                ReportFormat::Md if weights => report::plan::weights_toml(&rep),
                 ReportFormat::Md => report::markdown(&rep),
                 ReportFormat::Json => report::json(&rep),
                 ReportFormat::Junit => report::junit::junit(&rep),

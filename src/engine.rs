@@ -69,7 +69,11 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         .filter(|c| opts.selection.matches(c))
         .cloned()
         .collect();
-    let selected = shard::shard(selected, opts.shard);
+    let dealt: Vec<String> = match opts.shard {
+        Some(_) => selected.iter().map(Cell::id).collect(),
+        None => Vec::new(),
+    };
+    let selected = shard::shard(selected, opts.shard, opts.shard_weights.as_ref());
     let ctx = StageCtx::new(p, opts, None, sink)?;
     let started = store::now_utc();
     let mut run_id = store::run_id_from(&started);
@@ -106,6 +110,11 @@ pub fn run(p: &Prepared, opts: &Options, results: &Results, sink: &dyn Sink) -> 
         trees: trees.iter().map(|(t, _)| t.name()).collect(),
         first_bad: Default::default(),
         shard: opts.shard,
+        shard_weights: opts
+            .shard
+            .and(opts.shard_weights.as_ref())
+            .map(|w| w.digest.clone()),
+        dealt,
         base_source: p.base_source.clone(),
         configs: p
             .matrix

@@ -39,6 +39,14 @@ pub struct RunSummary {
     /// `(K, N)` when this run is shard K of N.
     #[serde(default)]
     pub shard: Option<(usize, usize)>,
+    /// With `--weights`: the digest of the weights file the shard's cells
+    /// were dealt by (every shard of one run must use the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_weights: Option<String>,
+    /// With `--shard`: every cell the deal was made from (the selection
+    /// before sharding); the shards of one run must have dealt the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dealt: Vec<String>,
     /// Why `base` is the base ("the series' base-commit trailer", "--base
     /// \"v7.3\"", ...).
     #[serde(default)]

@@ -17,6 +17,8 @@ pub struct Options {
     pub per_patch: bool,
     /// Run only shard K of N (1-based) of the selected cells.
     pub shard: Option<(usize, usize)>,
+    /// Seconds per cell that deal the shards (LPT); None: every N-th cell.
+    pub shard_weights: Option<crate::shard::Weights>,
     /// Fast path: configure, compile only the probe object, measure structs.
     pub structs_only: bool,
     /// Share one GNU make jobserver of `jobs` slots between all builds
@@ -46,6 +48,7 @@ impl Options {
             force: false,
             per_patch: false,
             shard: None,
+            shard_weights: None,
             structs_only: false,
             jobserver: false,
             ccache: false,

@@ -81,14 +81,54 @@ fn plan_classifies_all_28_cells_of_linux_7_3() {
     // A cache of its own: the shared one's working directory is locked by
     // the run test beside it for its whole length, and plan would wait.
     let cache = tempfile::tempdir().unwrap();
+    // With the deal of `run --shard K/3` by a weights file that names two
+    // heavy cells and three light ones (the cells it does not name weigh
+    // the median, light).
+    let weights = cache.path().join("weights.toml");
+    std::fs::write(
+        &weights,
+        "[weights]\n\"x86-smp-mmu\" = 1200\n\"arm64-smp-mmu\" = 1100\n\
+         \"x86-up-mmu\" = 5\n\"x86-up-nommu\" = 5\n\"arm-smp-nommu\" = 5\n",
+    )
+    .unwrap();
     let (code, out, err) = vmamatrix_in(
         Some(cache.path()),
-        &["plan", "--format", "json", "--kernel", k.to_str().unwrap()],
+        &[
+            "plan",
+            "--format",
+            "json",
+            "--kernel",
+            k.to_str().unwrap(),
+            "--shards",
+            "3",
+            "--weights",
+            weights.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let cells = v["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 28);
+    let w = vmamatrix::shard::Weights::load(&weights).unwrap();
+    let all = vmamatrix::matrix::Matrix::load(None, &Default::default())
+        .unwrap()
+        .cells();
+    let deal = vmamatrix::shard::deal(&all, 3, Some(&w));
+    let shards = v["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 3);
+    for (k, s) in shards.iter().enumerate() {
+        let ids: Vec<String> = deal[k].iter().map(|c| c.id()).collect();
+        assert_eq!(s["cells"], serde_json::json!(ids), "shard {}", k + 1);
+        assert!(s["predicted_secs"].as_f64().unwrap() > 0.0);
+    }
+    // The two heavy cells go to different shards.
+    let heavy = |id: &str| {
+        shards
+            .iter()
+            .position(|s| s["cells"].as_array().unwrap().contains(&Value::from(id)))
+    };
+    assert_ne!(heavy("x86-smp-mmu"), heavy("arm64-smp-mmu"));
+    assert_eq!(v["weights"]["digest"], Value::from(w.digest.clone()));
     let cell = |id: &str| {
         cells
             .iter()

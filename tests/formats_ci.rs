@@ -202,6 +202,8 @@ fn fixture(root: &Path) -> PathBuf {
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: None,
+        shard_weights: None,
+        dealt: vec![],
         configs: vec![],
         base_source: "--base".into(),
     };

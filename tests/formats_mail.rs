@@ -76,6 +76,8 @@ fn fixture(root: &Path, kernel: &Path) {
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: None,
+        shard_weights: None,
+        dealt: vec![],
         configs: vec!["/w/configs".into()],
         base_source: "--base \"v7.3\"".into(),
     };

@@ -50,6 +50,8 @@ fn run(
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: Some(shard),
+        shard_weights: None,
+        dealt: vec![],
         configs: vec![],
         base_source: String::new(),
     };
@@ -176,4 +178,50 @@ fn an_unfinished_run_is_reported_as_unfinished() {
     let o = merge(&a, &b, &out);
     assert_eq!(o.status.code(), Some(5), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("**This run is not finished"));
+}
+
+/// Shards made with `--shard K/N` merge only as all N of one deal: a
+/// missing shard, a shard given twice, another N or other weights would
+/// leave cells out of the merged run without a word, so each is refused
+/// (exit 3) and nothing is written.
+#[test]
+fn merge_refuses_an_incomplete_or_mixed_set_of_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let refused = |a: &std::path::Path, b: &std::path::Path, want: &str| {
+        let o = merge(a, b, &out);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains(want), "{want:?} not in {err}");
+        assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+    };
+    let a = run(dir.path(), "a", &["x86-smp-mmu"], (1, 3));
+    let b = run(dir.path(), "b", &["x86-up-mmu"], (2, 3));
+    refused(&a, &b, "shard(s) 3 of 3 missing");
+    let c = run(dir.path(), "c", &["x86-up-mmu"], (1, 3));
+    refused(&a, &c, "are both shard 1 of 3");
+    let d = run(dir.path(), "d", &["x86-up-mmu"], (2, 2));
+    refused(&a, &d, "is shard 2 of 2 but");
+    // Two shards of 2 dealt by different weights files.
+    let e = run(dir.path(), "e", &["x86-smp-mmu"], (1, 2));
+    let mut s: RunSummary = store::read_json(&d.join("run.json")).unwrap();
+    s.shard_weights = Some("0123456789abcdef".into());
+    store::write_json(&d.join("run.json"), &s).unwrap();
+    refused(&e, &d, "by weights 0123456789abcdef");
+    // Both shards dealt three cells, but neither ran riscv-up-nommu.
+    let f = run(dir.path(), "f", &["x86-up-mmu"], (2, 2));
+    let all = ["x86-smp-mmu", "x86-up-mmu", "riscv-up-nommu"]
+        .map(String::from)
+        .to_vec();
+    for r in [&e, &f] {
+        let mut s: RunSummary = store::read_json(&r.join("run.json")).unwrap();
+        s.dealt = all.clone();
+        store::write_json(&r.join("run.json"), &s).unwrap();
+    }
+    refused(&e, &f, "cell(s) riscv-up-nommu dealt but in no shard");
+    // ... and shards that dealt different cells do not make one run.
+    let mut s: RunSummary = store::read_json(&f.join("run.json")).unwrap();
+    s.dealt.pop();
+    store::write_json(&f.join("run.json"), &s).unwrap();
+    refused(&e, &f, "dealt other cells than");
 }

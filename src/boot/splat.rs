@@ -59,6 +59,10 @@ pub enum SplatKind {
     /// "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!", hard LOCKUP,
     /// "BUG: workqueue lockup - pool ...".
     Lockup,
+    /// fs/seq_file.c's one-line complaint about a seq_file iterator: "buggy
+    /// .next function m_next did not update position index" (no trace; a
+    /// /proc reader sees a record twice or loops).
+    SeqFile,
 }
 
 impl SplatKind {
@@ -78,6 +82,7 @@ impl SplatKind {
             SplatKind::Hung => "hung",
             SplatKind::RcuStall => "rcu-stall",
             SplatKind::Lockup => "lockup",
+            SplatKind::SeqFile => "seq-file",
         }
     }
 }
@@ -149,7 +154,10 @@ impl Splat {
 /// "slab-use-after-free", "soft lockup", ... None for WARNING and
 /// "kernel BUG at" titles, which only name a place.
 fn detail(kind: SplatKind, title: &str) -> Option<String> {
-    if matches!(kind, SplatKind::Warning | SplatKind::VmWarn) || title.starts_with("kernel BUG at")
+    if matches!(
+        kind,
+        SplatKind::Warning | SplatKind::VmWarn | SplatKind::SeqFile
+    ) || title.starts_with("kernel BUG at")
     {
         return None;
     }
@@ -515,6 +523,8 @@ enum End {
     Stack,
     /// At the closing "=====" line (KASAN, KFENCE, KMSAN, KCSAN).
     Rule,
+    /// The title line is the whole report.
+    Line,
 }
 
 #[derive(Debug, Clone)]
@@ -684,6 +694,20 @@ fn classify(t: &str, after_rule: bool) -> Option<Class> {
         let mut ti = Title::new(Bug, t, if after_rule { End::Rule } else { End::Stack });
         ti.function = sym_after_in(t);
         return Some(Class::Title(ti));
+    }
+    // "seq_file: buggy .next function m_next did not update position
+    // index" (the prefix is pr_fmt's, absent in older kernels).
+    let seq = t.strip_prefix("seq_file: ").unwrap_or(t);
+    if let Some(r) = seq.strip_prefix("buggy .next function ") {
+        if r.contains("did not update position index") {
+            let mut ti = Title::new(SeqFile, t, End::Line);
+            ti.function = r
+                .split_whitespace()
+                .next()
+                .filter(|f| is_ident(f))
+                .map(str::to_string);
+            return Some(Class::Title(ti));
+        }
     }
     // x86 "Oops: invalid opcode: 0000 [#1] SMP NOPTI", arm64 "Internal
     // error: Oops - BUG: 00000000f2000800 [#1]  SMP", riscv "Oops [#1]",
@@ -862,7 +886,7 @@ impl Open {
             | SplatKind::SuspiciousRcu
             | SplatKind::Ubsan
             | SplatKind::Kasan => top,
-            SplatKind::Hung | SplatKind::RcuStall | SplatKind::Lockup => None,
+            SplatKind::Hung | SplatKind::RcuStall | SplatKind::Lockup | SplatKind::SeqFile => None,
         });
         Splat {
             kind,
@@ -979,6 +1003,11 @@ impl Parser {
                         return;
                     }
                 }
+                if ti.end == End::Line {
+                    self.begin(idx, Some(ti), false);
+                    self.close();
+                    return;
+                }
                 match after_rule {
                     Some(r) => {
                         self.dump = None;
@@ -1043,6 +1072,11 @@ mod tests {
     const ARM64_RCU: &str = include_str!("../../tests/fixtures/console/arm64-suspicious-rcu.log");
     const ARM64_OOPS: &str = include_str!("../../tests/fixtures/console/arm64-oops.log");
     const RISCV_VM_WARN: &str = include_str!("../../tests/fixtures/console/riscv-vm-warn.log");
+    /// The base kernel of arm-up-nommu (mps2-an385) under the debug overlay,
+    /// whose /proc/<pid>/maps iterator on NOMMU complains while the guest
+    /// workload reads it (the series fixes m_next()).
+    const ARM_NOMMU_SEQ_FILE: &str =
+        include_str!("../../tests/fixtures/console/arm-nommu-seq-file.log");
     const S390_BUG: &str = include_str!("../../tests/fixtures/console/s390-bug.log");
 
     fn one(text: &str) -> Splat {
@@ -1075,6 +1109,27 @@ mod tests {
              [    0.8]        lock_acquire+0xd1/0x2e0\n",
         );
         assert!(c.splats.is_empty(), "{:#?}", c.splats);
+    }
+
+    #[test]
+    fn seq_file_complaints_are_one_line_reports() {
+        let c = read(ARM_NOMMU_SEQ_FILE);
+        let want = ARM_NOMMU_SEQ_FILE.matches("buggy .next function").count();
+        assert!(want >= 3);
+        assert_eq!(c.splats.len(), want, "{:#?}", c.splats);
+        for s in &c.splats {
+            assert_eq!(s.kind, SplatKind::SeqFile);
+            assert_eq!(s.function.as_deref(), Some("m_next"));
+            assert_eq!(s.key(), "seq-file|m_next");
+            assert!(s.frames.is_empty());
+        }
+        assert_eq!(c.splats[0].line, 64);
+        // Older kernels print it without pr_fmt's prefix; the next line is
+        // not part of it.
+        let c = read("[ 1.0] buggy .next function foo_next did not update position index\n[ 1.1] WARNING: CPU: 0 PID: 1 at mm/x.c:12 f+0x1/0x2\n");
+        assert_eq!(c.splats.len(), 2, "{:#?}", c.splats);
+        assert_eq!(c.splats[0].function.as_deref(), Some("foo_next"));
+        assert_eq!(c.splats[1].kind, SplatKind::Warning);
     }
 
     #[test]

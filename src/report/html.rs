@@ -1527,6 +1527,8 @@ mod tests {
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
             shard: None,
+            shard_weights: None,
+            dealt: vec![],
             configs: vec![],
             base_source: String::new(),
         }

@@ -843,6 +843,8 @@ pub(crate) fn fixture() -> Report {
         trees: vec!["base".into(), "patched".into()],
         first_bad: Default::default(),
         shard: None,
+        shard_weights: None,
+        dealt: vec![],
         base_source: String::new(),
         configs: vec![],
     };

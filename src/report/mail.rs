@@ -1450,6 +1450,8 @@ mod tests {
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
             shard: None,
+            shard_weights: None,
+            dealt: vec![],
             base_source: "the series' base-commit trailer".into(),
             configs: vec!["/w/configs".into(), "/w/overlays/debug".into()],
         };

@@ -790,7 +790,16 @@ fn notes(r: &Report) -> String {
                     said.push(text);
                 }
             }
+            // One line per kind of report (its key), with how many times the
+            // console has it: a ratelimited complaint comes in tens.
+            let mut firsts: Vec<(&crate::boot::splat::Splat, usize)> = Vec::new();
             for sp in &b.splats {
+                match firsts.iter_mut().find(|(f, _)| f.key() == sp.key()) {
+                    Some((_, n)) => *n += 1,
+                    None => firsts.push((sp, 1)),
+                }
+            }
+            for (sp, times) in firsts {
                 // A new report of the patched kernel is in Regressions
                 // already; say here what base has, and what both have.
                 let in_base = row
@@ -803,8 +812,13 @@ fn notes(r: &Report) -> String {
                     ("patched", true) => "pre-existing, base has it too",
                     _ => "base",
                 };
+                let count = if times > 1 {
+                    format!(", {times} times from line")
+                } else {
+                    String::new()
+                };
                 v.push(format!(
-                    "- {}: {tree} kernel reports {}: {}{} (console line {}; {what})",
+                    "- {}: {tree} kernel reports {}: {}{} (console line{count} {}; {what})",
                     row.id,
                     sp.kind,
                     sp.title,

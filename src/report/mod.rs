@@ -121,6 +121,8 @@ mod tests {
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
             shard: None,
+            shard_weights: None,
+            dealt: vec![],
             configs: vec![],
             base_source: String::new(),
         };
@@ -248,12 +250,28 @@ mod tests {
         });
         res.write_record("r1", &b).unwrap();
         run.cells[2].selected = true;
+        // Base's console complains 3 times alike, patched's not at all.
+        for (tree, console) in [
+            (
+                "base",
+                "seq_file: buggy .next function m_next did not update position index\n".repeat(3),
+            ),
+            ("patched", String::new()),
+        ] {
+            let mut b = record("x86-up-mmu", tree, Stage::Boot, Status::Ok);
+            let mut data =
+                crate::model::BootData::not_run(crate::model::BootOutcome::Booted, String::new());
+            data.reason = None;
+            data.splats = crate::boot::splat::parse(&console);
+            b.boot = Some(data);
+            res.write_record("r1", &b).unwrap();
+        }
 
         let rep = load(&res, run.clone());
         assert!(rep.complete);
         let md = markdown(&rep);
         for want in [
-            "| x86-up-mmu **REGRESSION** | PER_VMA_LOCK n -> undefined | ok / ok | 1 | 1 of 2 | +8 B | - / - | - / - |",
+            "| x86-up-mmu **REGRESSION** | PER_VMA_LOCK n -> undefined | ok / ok | 1 | 1 of 2 | +8 B | booted / booted | - / - |",
             "| arm-up-mmu | - | - / FAIL (exit 2) | 0 | - | - | - / - | - / - |",
             "- cells: 3 selected of 3, 2 feasible, 1 refused by Kconfig",
             "- cost: **x86-up-mmu vm_area_struct +8 B** (160 -> 168)",
@@ -266,6 +284,8 @@ mod tests {
             "arm-up-mmu/patched/build.log`\n\n```\nnet/ipv4/tcp.c:7: error: use of undeclared identifier 'x'\n```",
             // One line per dropped request, with every cell it hit.
             "- dropped CONFIG_PER_VMA_LOCK_STATS=y (configs/base.config:29): got n, depends on PER_VMA_LOCK; on x86-up-mmu, arm-up-mmu",
+            // Alike reports are one line, counted.
+            "- x86-up-mmu: base kernel reports seq-file: seq_file: buggy .next function m_next did not update position index (console line, 3 times from line 1; base)",
         ] {
             assert!(md.contains(want), "{want}\n---\n{md}");
         }
@@ -301,12 +321,22 @@ mod tests {
         // replays marked.
         let t = markdown::timing_only(&rep);
         assert!(
-            t.contains("| x86-up-mmu | base | 0.0 | 0.0 | 0.0 | - | 0.0 | 2 |"),
+            t.contains("| x86-up-mmu | base | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 2 |"),
             "{t}"
         );
         assert!(
             t.contains("| arm-up-mmu | patched | 0.0 | 0.0 | - | - | 0.0 | 2 |"),
             "{t}"
+        );
+
+        // --weights: seconds per cell as a weights file that `run --shard
+        // --weights` reads back.
+        let w = dir.path().join("w.toml");
+        std::fs::write(&w, plan::weights_toml(&rep)).unwrap();
+        let w = crate::shard::Weights::load(&w).unwrap();
+        assert_eq!(
+            w.secs.keys().collect::<Vec<_>>(),
+            ["arm-up-mmu", "x86-up-mmu", "x86-up-nommu"]
         );
 
         // --structs-only: the build column says so, never "ok".
