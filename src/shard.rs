@@ -84,9 +84,11 @@ impl Weights {
     /// Weight of a cell: its seconds, or the median of the known cells for
     /// one the file does not name (a new cell costs a typical cell).
     pub fn of(&self, id: &str) -> f64 {
-        if let Some(&x) = self.secs.get(id) {
-            return x;
-        }
+        self.secs.get(id).copied().unwrap_or_else(|| self.median())
+    }
+
+    /// The median of the named cells' seconds (1 when none are named).
+    pub fn median(&self) -> f64 {
         let mut v: Vec<f64> = self.secs.values().copied().collect();
         if v.is_empty() {
             return 1.0;

@@ -71,7 +71,7 @@ pub fn shards(cells: &[Cell], n: usize, weights: Option<&Weights>) -> String {
         w.file.display(),
         cells.len(),
         w.digest,
-        w.of("")
+        w.median()
     ));
     for (k, d) in deal.iter().enumerate() {
         s.push_str(&format!(
