@@ -9,7 +9,7 @@ real run recorded (`vmamatrix report --format json`, field `timing`).
         [--link-secs S] [--preprocess-share P] [--distcc-overhead F]
         [--build-dir O --series DIR]                      + --per-patch
     scripts/cost-model.py --check-shards REF_RUN SHARD_RUN...
-                                                          predicted vs measured
+        [--shard-cores C] [--overhead S]                  predicted vs measured
     scripts/cost-model.py --measure O_DIR [--samples N]   the link tail and the
                                                           preprocess share of a
                                                           built kbuild O= dir
@@ -220,22 +220,35 @@ def rebuilt_fractions(build_dir, series_dir):
     return out
 
 
-def check_shards(ref, shard_dirs, link):
+def check_shards(ref, shard_dirs, link, cores=None, overhead=None):
+    """Each shard run's wall against the model's prediction from REF's
+    stage times of the shard's cells. cores: the cores each shard had
+    (default: this machine's, split between the shards, as when they ran
+    side by side on it). The model has stages only; a run also applies the
+    series, runs the host tests and the per-patch checks and sets up its
+    work tree: `per-run work` is that part of each shard's wall (wall minus
+    the stages it recorded), and `predicted wall` adds the given overhead
+    (seconds, e.g. the mean per-run work of an earlier set of shards)."""
     t = timings([ref])
-    cells = sorted(t)
-    weights = {c: sum(s for st in t[c].values() for s, _ in st.values()) for c in cells}
-    print("| shard | cells | predicted s | measured s |")
-    print("|---|---|---|---|")
+    if cores is None:
+        cores = max(1, (os.cpu_count() or 2) // len(shard_dirs))
+    print(f"| shard | cells | predicted stages s | recorded stages s | per-run work s | "
+          f"predicted wall s | measured wall s |")
+    print("|---|---|---|---|---|---|---|")
+    works = []
     for d in shard_dirs:
         rep = report(d)
         run = rep["run"]
         k, n = run["shard"]
         mine = [c["id"] for c in rep["cells"] if c["selected"]]
-        # Shards running side by side on one node share its cores.
-        cores = max(1, (os.cpu_count() or 2) // len(shard_dirs))
         pred = machine_wall(t, [c for c in mine if c in t], cores, link)
+        own = timings([d])
+        rec = machine_wall(own, [c for c in mine if c in own], cores, link)
         meas = wall(run)
-        print(f"| {k}/{n} | {', '.join(mine)} | {pred:.0f} | {meas:.0f} |")
+        works.append(meas - rec)
+        pw = "-" if overhead is None else f"{pred + overhead:.0f}"
+        print(f"| {k}/{n} | {len(mine)}: {', '.join(mine)} | {pred:.0f} | {rec:.0f} | {meas - rec:.0f} | {pw} | {meas:.0f} |")
+    print(f"mean per-run work: {sum(works) / len(works):.0f} s")
 
 
 def measure(build_dir, samples):
@@ -327,6 +340,10 @@ def main():
     ap.add_argument("--all-cells", type=int, default=28,
                     help="cells in the matrix; the refused ones cost their configure (default 28)")
     ap.add_argument("--check-shards", nargs="+", metavar="RUN")
+    ap.add_argument("--shard-cores", type=int,
+                    help="--check-shards: cores each shard had (default: this machine's, split between them)")
+    ap.add_argument("--overhead", type=float,
+                    help="--check-shards: per-run seconds outside the stages, added to each prediction")
     ap.add_argument("--measure", metavar="O_DIR")
     ap.add_argument("--samples", type=int, default=40)
     a = ap.parse_args()
@@ -334,7 +351,7 @@ def main():
         measure(os.path.abspath(a.measure), a.samples)
         return
     if a.check_shards:
-        check_shards(a.check_shards[0], a.check_shards[1:], a.link_secs)
+        check_shards(a.check_shards[0], a.check_shards[1:], a.link_secs, a.shard_cores, a.overhead)
         return
     if not a.runs:
         ap.error("give at least one run directory")

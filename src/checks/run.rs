@@ -12,6 +12,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// checkpatch.pl (as the tree names it) and the options it runs with.
+const CHECKPATCH_ARGS: [&str; 5] = [
+    "scripts/checkpatch.pl",
+    "--strict",
+    "--no-tree",
+    "--terse",
+    "--show-types",
+];
+
 /// Run every check of the series; results and logs go to `dir`.
 pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -24,14 +33,9 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
         store::write_atomic(&file, &super::patch_text(&patch.mail))?;
         let mut notes = vec![];
         let cp = if checkpatch.is_file() {
-            let args = vec![
-                checkpatch.display().to_string(),
-                "--strict".into(),
-                "--no-tree".into(),
-                "--terse".into(),
-                "--show-types".into(),
-                file.display().to_string(),
-            ];
+            let mut args = vec![checkpatch.display().to_string()];
+            args.extend(CHECKPATCH_ARGS[1..].iter().map(|a| a.to_string()));
+            args.push(file.display().to_string());
             let log = dir.join(format!("patch-{}.checkpatch.log", patch.number));
             let _ = std::fs::remove_file(&log);
             let mut c = Command::new("perl");
@@ -40,7 +44,14 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
                 Ok(_) => {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     let mut r = super::parse_checkpatch(&text);
-                    r.command = proc::shell_line("perl", &args);
+                    // Placeholders, as kernel-doc's: the run directory
+                    // moves (merge, curation) and the work tree is ours.
+                    let shown = CHECKPATCH_ARGS.map(String::from);
+                    r.command = format!(
+                        "cd <tree> && {} <run>/checks/{}",
+                        proc::shell_line("perl", &shown),
+                        file.file_name().unwrap_or_default().to_string_lossy()
+                    );
                     Some(r)
                 }
                 Err(e) => {
