@@ -7,6 +7,7 @@ real run recorded (`vmamatrix report --format json`, field `timing`).
     scripts/cost-model.py RUN_DIR [RUN_DIR...]            predictions
         [--machines 1,2,4,8] [--cores 2,16] [--distcc-hosts 0,1,4]
         [--link-secs S] [--preprocess-share P] [--distcc-overhead F]
+        [--distcc-helper-cores C]
         [--build-dir O --series DIR]                      + --per-patch
     scripts/cost-model.py --check-shards REF_RUN SHARD_RUN...
         [--shard-cores C] [--overhead S]                  predicted vs measured
@@ -26,9 +27,11 @@ was measured):
   tree is the longest-first makespan of its cells over P slots;
   N machines: the cells dealt to N shards by their recorded seconds
   (longest first, as `run --shard --weights`), wall = the slowest shard;
-  distcc over H helper hosts of M cores: the compile work C = (S_build - L)
-  * j0 CPU-seconds splits into a local preprocess share p and a remote
-  compile share; wall = L + max(p C / M, (1 - p) C F / ((H + 1) M));
+  distcc over helper hosts of HC cores in all, DISTCC_HOSTS ending in
+  localhost/M: the compile work C = (S_build - L) * j0 CPU-seconds; an
+  object sent out costs p C locally (preprocessing) and (1 - p) C F on a
+  helper, one kept is compiled whole here; balanced,
+  wall = L + max(p C / M, C F / (F M + HC));
   --per-patch: each intermediate tree rebuilds the objects whose kbuild
   dependencies (.cmd files of a built O= dir) name a file or a Kconfig
   symbol the patch changes: S_build * rebuilt / objects + L.
@@ -113,13 +116,25 @@ def cell_secs(stages, j, link, distcc=None):
         elif distcc is None:
             s += build_secs(secs, j0, j, link)
         else:
-            # This build's j local cores preprocess everything; the compile
-            # work goes to them and its share of the helpers' cores.
             helper_cores, p, f = distcc
             link_ = min(link, secs)
             c = (secs - link_) * j0
-            s += link_ + max(p * c / j, (p * c + (1 - p) * c * f) / (j + helper_cores))
+            s += link_ + distcc_compile(c, j, helper_cores, p, f)
     return s
+
+
+def distcc_compile(c, m, hc, p, f):
+    """Seconds of C CPU-seconds of compiles on M local cores with distcc and
+    HC helper cores, DISTCC_HOSTS listing the helpers and `localhost/M`.
+    A share x of the objects goes out: this machine preprocesses it (p of
+    its cost) and a helper compiles the rest at f times the cost (the
+    compiler fed by the network); the local cores compile the others
+    whole. Balanced, (1 - x (1 - p)) / M = x (1 - p) f / HC, which gives
+    C f / (f M + HC); with many helpers x reaches 1 and the local
+    preprocessing bounds it: p C / M. No helpers: C / M, a plain build."""
+    if hc <= 0:
+        return c / m
+    return max(p * c / m, c * f / (f * m + hc))
 
 
 def makespan(costs, slots):
@@ -332,6 +347,8 @@ def main():
     ap.add_argument("--link-secs", type=float, default=30.0)
     ap.add_argument("--preprocess-share", type=float, default=0.3)
     ap.add_argument("--distcc-overhead", type=float, default=1.0)
+    ap.add_argument("--distcc-helper-cores", type=int,
+                    help="cores of each distcc helper host (default: as many as the machine's, --cores)")
     ap.add_argument("--build-dir")
     ap.add_argument("--series")
     ap.add_argument("--feasible", metavar="LIST",
@@ -366,13 +383,16 @@ def main():
     print("| machines | " + " | ".join(f"{c} cores" for c in cs) + " |")
     print("|---" * (len(cs) + 1) + "|")
     for m in ms:
-        print(f"| {m} | " + " | ".join(f"{matrix_wall(t, m, c, a.link_secs) / 60:.0f} min" for c in cs) + " |")
+        print(f"| {m} | " + " | ".join(f"{matrix_wall(t, m, c, a.link_secs) / 60:.1f} min" for c in cs) + " |")
     hosts = [int(x) for x in a.distcc_hosts.split(",")]
-    print("\n| one machine + distcc helper hosts | " + " | ".join(f"{c} cores each" for c in cs) + " |")
+    helper = "" if a.distcc_helper_cores is None else f", helpers {a.distcc_helper_cores}"
+    print("\n| one machine + distcc helper hosts | " + " | ".join(f"{c} cores{helper}" for c in cs) + " |")
     print("|---" * (len(cs) + 1) + "|")
     for h in hosts:
-        row = [matrix_wall(t, 1, c, a.link_secs, (h, c, a.preprocess_share, a.distcc_overhead)) / 60 for c in cs]
-        print(f"| {h} | " + " | ".join(f"{x:.0f} min" for x in row) + " |")
+        row = [matrix_wall(t, 1, c, a.link_secs,
+                           (h, a.distcc_helper_cores or c, a.preprocess_share, a.distcc_overhead)) / 60
+               for c in cs]
+        print(f"| {h} | " + " | ".join(f"{x:.1f} min" for x in row) + " |")
     if a.build_dir and a.series:
         fr = rebuilt_fractions(a.build_dir, a.series)
         print(f"\n--per-patch: objects each patch makes kbuild rebuild ({a.build_dir}):")
