@@ -58,13 +58,15 @@ mkdir -p "$out/every" "$out/weighted"
 run_pass every
 weights=${WEIGHTS:-$out/weights.toml}
 if [ -z "${WEIGHTS:-}" ]; then
-	"$bin" report --weights "$out/every/merged/latest" -o "$weights"
+	# report exits 1 when the run has regressions: a result, not a failure.
+	"$bin" report --weights "$out/every/merged/latest" -o "$weights" || [ $? -eq 1 ] ||
+		die "report --weights of the merged every-N-th run failed"
 fi
 run_pass weighted --weights "$weights"
 
 echo "shard walls (s), each shard alone from an empty cache, $(nproc) cores:"
 for name in every weighted; do
-	awk -v name="$name" '$1 == name { w[$2] = $3; if ($3 > hi) hi = $3; if (lo == "" || $3 < lo) lo = $3; s = s sprintf(" %d: %.1f", $2, $3) }
+	awk -v name="$name" '$1 == name { if ($3 > hi) hi = $3; if (lo == "" || $3 < lo) lo = $3; s = s sprintf(" %d: %.1f", $2, $3) }
 		END { printf "  %-8s%s  (slowest %.1f, spread %.1f s, slowest/fastest %.2f)\n", name, s, hi, hi - lo, hi / lo }' "$out/walls"
 done
 echo "model (scripts/cost-model.py --check-shards; reference: the merged every-N-th run; per-run work of pass 2 predicted as pass 1's mean):"
