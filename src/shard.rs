@@ -169,6 +169,17 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
                 runs[0].0.display()
             )));
         }
+        // A debug overlay makes other kernels: its sizes and boots must not
+        // be reported as a production run's, nor the other way round.
+        if s.configs != first.configs {
+            return Err(Error::Setup(format!(
+                "merge: {} was configured from {} but {} from {}: not the same kernels",
+                d.display(),
+                s.configs.join(" + "),
+                runs[0].0.display(),
+                first.configs.join(" + ")
+            )));
+        }
     }
     check_shards(&runs)?;
     let mut merged = first.clone();
@@ -178,6 +189,14 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
     merged.shard_weights = None;
     merged.dealt = Vec::new();
     merged.interrupted = runs.iter().any(|(_, s)| s.interrupted);
+    // Each version that made a part of it, once, in run order.
+    let mut versions: Vec<&str> = Vec::new();
+    for (_, s) in &runs {
+        if !versions.contains(&s.vmamatrix.as_str()) {
+            versions.push(&s.vmamatrix);
+        }
+    }
+    merged.vmamatrix = versions.join(", ");
     merged.started = runs
         .iter()
         .map(|(_, s)| s.started.clone())

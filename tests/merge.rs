@@ -121,6 +121,35 @@ fn merged_shards_make_one_run() {
     let o = merge(&a, &c, &out);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a shard of the same run"));
+
+    // Nor one under a debug overlay: other kernels.
+    let d = run(dir.path(), "d", &["x86-up-mmu"], (2, 2));
+    let mut overlay: RunSummary = store::read_json(&d.join("run.json")).unwrap();
+    overlay.configs = vec!["configs/.".into(), "configs/debug".into()];
+    store::write_json(&d.join("run.json"), &overlay).unwrap();
+    let o = merge(&a, &d, &out);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("configs/. + configs/debug") && err.contains("not the same kernels"),
+        "{err}"
+    );
+
+    // Runs of two vmamatrix versions: the merged run names both.
+    let e = run(dir.path(), "e", &["x86-up-mmu"], (2, 2));
+    let mut newer: RunSummary = store::read_json(&e.join("run.json")).unwrap();
+    newer.vmamatrix = "1".into();
+    store::write_json(&e.join("run.json"), &newer).unwrap();
+    let out2 = dir.path().join("merged2");
+    let o = merge(&a, &e, &out2);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, s) = Results::open(&out2).find_run(None).unwrap();
+    assert_eq!(s.vmamatrix, "0, 1");
 }
 
 #[test]
