@@ -531,6 +531,7 @@ fn runtime(r: &Report) -> String {
          | cell | tree | operations | failed | vma_lock success / abort / retry / miss | kernel reports |\n\
          |---|---|---|---|---|---|\n",
     );
+    let mut failures = Vec::new();
     for row in rows {
         for (tree, b) in row.boot.named() {
             let Some(b) = b else { continue };
@@ -558,9 +559,68 @@ fn runtime(r: &Report) -> String {
                 "| {} | {tree} | {ops} | {failed} | {lock} | {splats} |\n",
                 row.id
             ));
+            if w.failed > 0 {
+                failures.push(format!("- {} {tree}: {}", row.id, workload_failures(w)));
+            }
         }
     }
+    if !failures.is_empty() {
+        s.push_str("\nFailed operations (kind: failed of done; what the workload saw):\n\n");
+        s.push_str(&failures.join("\n"));
+        s.push('\n');
+    }
     s
+}
+
+/// A workload's failed operations, by kind, with the distinct failures it
+/// printed (`FAIL <kind> <step> <value>`) and what a negative errno means.
+fn workload_failures(w: &crate::model::WorkloadData) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for f in &w.fails {
+        if !seen.contains(&f.as_str()) {
+            seen.push(f);
+        }
+    }
+    w.ops
+        .iter()
+        .filter(|o| o.failed > 0)
+        .map(|o| {
+            let why: Vec<String> = seen
+                .iter()
+                .filter(|f| f.split_whitespace().next() == Some(o.kind.as_str()))
+                .map(|f| {
+                    let mut words = f.split_whitespace().skip(1);
+                    let step = words.next().unwrap_or("");
+                    let value = words.next().unwrap_or("");
+                    match errno_hint(value) {
+                        Some(h) => format!("`{step}` {value}: {h}"),
+                        None => format!("`{step}` {value}"),
+                    }
+                })
+                .collect();
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join("; "))
+            };
+            format!("{} {} of {}{why}", o.kind, o.failed, o.ops)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a failed system call's negative errno says, for the ones that point
+/// at the kernel's configuration rather than at a VMA bug.
+fn errno_hint(value: &str) -> Option<&'static str> {
+    Some(match value {
+        "-38" => "ENOSYS, this kernel lacks the system call (Kconfig)",
+        "-2" => "ENOENT, no such file in this kernel (Kconfig)",
+        "-12" => "ENOMEM",
+        "-14" => "EFAULT",
+        "-22" => "EINVAL",
+        "-1" => "EPERM",
+        _ => return None,
+    })
 }
 
 /// The per-patch checks: one row per patch, then what they found.
@@ -873,4 +933,44 @@ fn infeasible(r: &Report) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{WorkloadData, WorkloadOp};
+
+    #[test]
+    fn workload_failures_name_the_errno() {
+        // As the loongarch-up-mmu guest printed them (run 20261126-155655),
+        // a kernel without ADVISE_SYSCALLS and PROC_PAGE_MONITOR.
+        let op = |kind: &str, ops, failed| WorkloadOp {
+            kind: kind.into(),
+            ops,
+            failed,
+        };
+        let w = WorkloadData {
+            ops: vec![op("touch", 10, 0), op("maps", 4, 2), op("dontneed", 9, 9)],
+            fails: vec![
+                "dontneed madvise -38".into(),
+                "dontneed madvise -38".into(),
+                "maps /proc/self/smaps -2".into(),
+            ],
+            failed: 11,
+            ..Default::default()
+        };
+        assert_eq!(
+            workload_failures(&w),
+            "maps 2 of 4 (`/proc/self/smaps` -2: ENOENT, no such file in this kernel (Kconfig)), \
+             dontneed 9 of 9 (`madvise` -38: ENOSYS, this kernel lacks the system call (Kconfig))"
+        );
+        // A failure that is not an errno is shown as printed.
+        let w = WorkloadData {
+            ops: vec![op("mremap", 5, 1)],
+            fails: vec!["mremap contents 0".into()],
+            failed: 1,
+            ..Default::default()
+        };
+        assert_eq!(workload_failures(&w), "mremap 1 of 5 (`contents` 0)");
+    }
 }
