@@ -174,6 +174,7 @@ fn plan_classifies_all_28_cells_of_linux_7_3() {
         let mut want = vec![
             "KALLSYMS",
             "DEBUG_BUGVERBOSE",
+            "SYSCTL",
             "POSIX_TIMERS",
             "EVENTFD",
             "FUTEX",
