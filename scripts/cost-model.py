@@ -108,7 +108,7 @@ def build_secs(secs, j0, j, link):
 
 
 def cell_secs(stages, j, link, distcc=None):
-    """Seconds of one cell-tree at -j (distcc: (hosts, cores, p, f))."""
+    """Seconds of one cell-tree at -j (distcc: (helper cores, p, f))."""
     s = 0.0
     for st, (secs, j0) in stages.items():
         if st != "build":
@@ -241,13 +241,14 @@ def check_shards(ref, shard_dirs, link, cores=None, overhead=None):
     (default: this machine's, split between the shards, as when they ran
     side by side on it). The model has stages only; a run also applies the
     series, runs the host tests and the per-patch checks and sets up its
-    work tree: `per-run work` is that part of each shard's wall (wall minus
-    the stages it recorded), and `predicted wall` adds the given overhead
+    work tree. `its own stages` is the model's schedule of the stage times
+    the shard recorded itself (their sum, one cell at a time), `per-run
+    work` the rest of its wall (so also the model's scheduling error), and `predicted wall` adds the given overhead
     (seconds, e.g. the mean per-run work of an earlier set of shards)."""
     t = timings([ref])
     if cores is None:
         cores = max(1, (os.cpu_count() or 2) // len(shard_dirs))
-    print(f"| shard | cells | predicted stages s | recorded stages s | per-run work s | "
+    print(f"| shard | cells | predicted stages s | its own stages s | per-run work s | "
           f"predicted wall s | measured wall s |")
     print("|---|---|---|---|---|---|---|")
     works = []
@@ -368,6 +369,8 @@ def main():
         measure(os.path.abspath(a.measure), a.samples)
         return
     if a.check_shards:
+        if len(a.check_shards) < 2:
+            ap.error("--check-shards REF_RUN SHARD_RUN...: give the reference run and at least one shard run")
         check_shards(a.check_shards[0], a.check_shards[1:], a.link_secs, a.shard_cores, a.overhead)
         return
     if not a.runs:

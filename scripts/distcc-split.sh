@@ -24,8 +24,9 @@ bin=$(realpath "${VMAMATRIX:-target/release/vmamatrix}") || die "no vmamatrix bi
 kernel=${VMAMATRIX_KERNEL:-$HOME/.cache/vmamatrix/linux}
 here=$(dirname "$(realpath "$0")")
 command -v distccd >/dev/null || die "distccd not found (scripts/setup.sh installs distcc)"
-ncpus() { taskset -c "$1" nproc; }
-nl=$(ncpus "$local_cpus") nh=$(ncpus "$helper_cpus")
+ncpus() { taskset -c "$1" nproc 2>/dev/null || die "not a CPU list of this machine: '$1'"; }
+nl=$(ncpus "$local_cpus")
+nh=$(ncpus "$helper_cpus")
 mkdir -p "$out"
 out=$(realpath "$out")
 [ -z "$(ls -A "$out")" ] || die "$out is not empty: give a new directory"

@@ -8,8 +8,9 @@
 #   scripts/shard-spread.sh N OUT_DIR [RUN OPTIONS...]
 #
 # Pass 1 deals every N-th cell. Its shards are merged and `report --weights`
-# of the merged run is the weights file of pass 2 (or $WEIGHTS, when set, for
-# both the deal of pass 2 and the prediction). Pass 2 deals by those weights.
+# of the merged run is the weights file of pass 2 (or $WEIGHTS, when set).
+# Pass 2 deals by those weights. The model's reference is always the merged
+# pass-1 run.
 # Then it prints each shard's wall and the spread of each pass, and
 # scripts/cost-model.py --check-shards's prediction of every shard from the
 # merged pass-1 run. RUN OPTIONS go to every run (e.g. --structs-only).
@@ -78,5 +79,5 @@ model() {
 	VMAMATRIX=$bin python3 "$here/cost-model.py" "${opts[@]}" --check-shards "$out/every/merged/latest" "$@"
 }
 model "" "$out/every"/shard-*/latest/ | tee "$out/model-every.md"
-work=$(sed -n 's/^mean per-run work: \([0-9.]*\) s$/\1/p' "$out/model-every.md")
+work=$(sed -n 's/^mean per-run work: \(-\{0,1\}[0-9.]*\) s$/\1/p' "$out/model-every.md")
 model "$work" "$out/weighted"/shard-*/latest/ | tee "$out/model-weighted.md"

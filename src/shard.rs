@@ -169,15 +169,25 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
                 runs[0].0.display()
             )));
         }
-        // A debug overlay makes other kernels: its sizes and boots must not
-        // be reported as a production run's, nor the other way round.
-        if s.configs != first.configs {
+    }
+    // A debug overlay makes other kernels: its sizes and boots must not be
+    // reported as a production run's, nor the other way round.
+    let recorded = runs
+        .iter()
+        .filter_map(|(d, s)| Some((d, s, overlays(&s.configs)?)));
+    let mut reference = None;
+    for (d, s, o) in recorded {
+        let Some((d0, s0, o0)) = &reference else {
+            reference = Some((d, s, o));
+            continue;
+        };
+        if &o != o0 {
             return Err(Error::Setup(format!(
                 "merge: {} was configured from {} but {} from {}: not the same kernels",
                 d.display(),
                 s.configs.join(" + "),
-                runs[0].0.display(),
-                first.configs.join(" + ")
+                d0.display(),
+                s0.configs.join(" + ")
             )));
         }
     }
@@ -221,6 +231,24 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
     std::fs::rename(&out, &dest).map_err(|e| Error::io(&dest, e))?;
     results.write_summary(&merged)?;
     Ok(merged)
+}
+
+/// The overlays a run was configured with, by directory name (the base
+/// directory's path differs between checkouts and caches: the built-in
+/// matrix's lives in each cache); None for a run that did not record its
+/// directories (older runs), which any run matches.
+fn overlays(configs: &[String]) -> Option<Vec<String>> {
+    let (_, overlays) = configs.split_first()?;
+    Some(
+        overlays
+            .iter()
+            .map(|d| {
+                let p = std::path::Path::new(d);
+                p.file_name()
+                    .map_or_else(|| d.clone(), |n| n.to_string_lossy().into_owned())
+            })
+            .collect(),
+    )
 }
 
 /// Runs made with `--shard K/N` must be all N shards of one deal (same N,

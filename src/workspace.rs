@@ -125,6 +125,13 @@ impl Prepared {
         self.work.join("build").join(cell.id())
     }
 
+    /// The scratch repository (bare; the kernel tree's objects through
+    /// alternates): the history the series applies to, for tools that look
+    /// commits up, as checkpatch does for `Fixes:` tags.
+    pub fn git_dir(&self) -> &Path {
+        &self.scratch
+    }
+
     /// The content of a file at a commit, from the scratch repository
     /// (the shared source directory is not touched).
     pub fn file_at(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {

@@ -56,3 +56,57 @@ fn checkpatch_and_kernel_doc_findings_are_counted() {
     assert!(new.iter().all(|w| w.contains("'y'")), "{new:?}");
     assert!(new_kernel_doc(&patched, &patched).is_empty());
 }
+
+/// checkpatch looks up the commits a patch names in the history it is
+/// given (GIT_DIR), not in the directory vmamatrix runs from (this
+/// repository, where no kernel commit exists).
+#[test]
+fn checkpatch_looks_commits_up_in_the_kernel_history() {
+    let k = common::kernel();
+    let head = Command::new("git")
+        .args([
+            "-C",
+            k.to_str().unwrap(),
+            "log",
+            "-1",
+            "--format=%h (\"%s\")",
+            "--abbrev=12",
+        ])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let fixes = |what: &str| {
+        let patch = dir.path().join("fixes.patch");
+        std::fs::write(
+            &patch,
+            format!(
+                "From: A Author <a@example.org>\nSubject: [PATCH] mm: x\n\nA fix.\n\n\
+                 Fixes: {what}\nSigned-off-by: A Author <a@example.org>\n---\n\
+                 diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n\
+                 @@ -1,1 +1,2 @@\n int a;\n+int b;\n"
+            ),
+        )
+        .unwrap();
+        let out = vmamatrix::checks::run::checkpatch_command(&k, &k.join(".git"), &patch)
+            .output()
+            .unwrap();
+        parse_checkpatch(&String::from_utf8_lossy(&out.stdout))
+    };
+    let known = fixes(&head);
+    assert!(
+        !known
+            .messages
+            .iter()
+            .any(|m| m.contains("UNKNOWN_COMMIT_ID")),
+        "the kernel's own HEAD {head} was not found: {known:?}"
+    );
+    let unknown = fixes("0123456789ab (\"mm: no such commit\")");
+    assert!(
+        unknown
+            .messages
+            .iter()
+            .any(|m| m.contains("UNKNOWN_COMMIT_ID")),
+        "a commit the history lacks is named: {unknown:?}"
+    );
+}

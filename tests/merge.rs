@@ -52,7 +52,7 @@ fn run(
         shard: Some(shard),
         shard_weights: None,
         dealt: vec![],
-        configs: vec![],
+        configs: vec!["configs".into()],
         base_source: String::new(),
     };
     for c in selected {
@@ -133,6 +133,29 @@ fn merged_shards_make_one_run() {
     assert!(
         err.contains("configs/. + configs/debug") && err.contains("not the same kernels"),
         "{err}"
+    );
+
+    // The same fragments from another place (the built-in matrix's live
+    // in each cache), or a run too old to say: one kind of kernel.
+    let f = run(dir.path(), "f", &["x86-up-mmu"], (2, 2));
+    let mut elsewhere: RunSummary = store::read_json(&f.join("run.json")).unwrap();
+    elsewhere.configs = vec!["/root/.cache/vmamatrix-shard-2/defaults/0123/configs".into()];
+    store::write_json(&f.join("run.json"), &elsewhere).unwrap();
+    let o = merge(&a, &f, &dir.path().join("merged3"));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    elsewhere.configs = vec![];
+    store::write_json(&f.join("run.json"), &elsewhere).unwrap();
+    let o = merge(&a, &f, &dir.path().join("merged4"));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 
     // Runs of two vmamatrix versions: the merged run names both.

@@ -22,6 +22,20 @@ const CHECKPATCH_ARGS: [&str; 5] = [
 ];
 
 /// Run every check of the series; results and logs go to `dir`.
+/// checkpatch.pl of `tree` on `patch`, as the checks run it: in the tree,
+/// with `git_dir` (the tree's history) as GIT_DIR, since checkpatch looks
+/// up the commits a patch names (`Fixes:`, "commit <sha>") with git in its
+/// working directory, which would otherwise be the caller's.
+pub fn checkpatch_command(tree: &Path, git_dir: &Path, patch: &Path) -> Command {
+    let mut c = Command::new("perl");
+    c.arg(tree.join(CHECKPATCH_ARGS[0]))
+        .args(&CHECKPATCH_ARGS[1..])
+        .arg(patch)
+        .current_dir(tree)
+        .env("GIT_DIR", git_dir);
+    c
+}
+
 pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let p = ctx.p;
@@ -33,13 +47,9 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
         store::write_atomic(&file, &super::patch_text(&patch.mail))?;
         let mut notes = vec![];
         let cp = if checkpatch.is_file() {
-            let mut args = vec![checkpatch.display().to_string()];
-            args.extend(CHECKPATCH_ARGS[1..].iter().map(|a| a.to_string()));
-            args.push(file.display().to_string());
             let log = dir.join(format!("patch-{}.checkpatch.log", patch.number));
             let _ = std::fs::remove_file(&log);
-            let mut c = Command::new("perl");
-            c.args(&args);
+            let c = checkpatch_command(&p.src(), p.git_dir(), &file);
             match proc::run_logged(c, &log, Duration::from_secs(300)) {
                 Ok(_) => {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();

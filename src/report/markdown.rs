@@ -618,7 +618,6 @@ fn errno_hint(value: &str) -> Option<&'static str> {
         "-12" => "ENOMEM",
         "-14" => "EFAULT",
         "-22" => "EINVAL",
-        "-1" => "EPERM",
         _ => return None,
     })
 }
