@@ -17,7 +17,8 @@
 #
 # Environment: VMAMATRIX (default target/release/vmamatrix), VMAMATRIX_KERNEL
 # (default ~/.cache/vmamatrix/linux), KEEP=1 keeps the shard caches (each one
-# holds a work tree of the kernel: a few GB).
+# holds a work tree of the kernel: a few GB), AGAIN=weighted redoes pass 2
+# only, in an OUT_DIR that has pass 1.
 set -euo pipefail
 
 die() { printf 'shard-spread: %s\n' "$*" >&2; exit 2; }
@@ -32,7 +33,17 @@ kernel=${VMAMATRIX_KERNEL:-$HOME/.cache/vmamatrix/linux}
 here=$(dirname "$(realpath "$0")")
 mkdir -p "$out"
 out=$(realpath "$out")
-[ -z "$(ls -A "$out")" ] || die "$out is not empty: give a new directory"
+# AGAIN=weighted: pass 1 is in OUT already (a run of this script that
+# stopped after it); only pass 2 and the figures are made.
+if [ "${AGAIN:-}" = weighted ]; then
+	if [ ! -e "$out/every/merged/latest" ] || ! grep -q '^every ' "$out/walls"; then
+		die "AGAIN=weighted: no finished pass 1 in $out"
+	fi
+	rm -rf "$out/weighted"
+	sed -i '/^weighted /d' "$out/walls"
+else
+	[ -z "$(ls -A "$out")" ] || die "$out is not empty: give a new directory (or AGAIN=weighted)"
+fi
 
 # run_pass NAME [--weights FILE]: the N shards of one deal, one at a time.
 run_pass() {
@@ -56,7 +67,7 @@ run_pass() {
 
 run_opts=("$@")
 mkdir -p "$out/every" "$out/weighted"
-run_pass every
+[ "${AGAIN:-}" = weighted ] || run_pass every
 weights=${WEIGHTS:-$out/weights.toml}
 if [ -z "${WEIGHTS:-}" ]; then
 	# report exits 1 when the run has regressions: a result, not a failure.
