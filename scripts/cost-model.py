@@ -9,8 +9,8 @@ real run recorded (`vmamatrix report --format json`, field `timing`).
         [--link-secs S] [--preprocess-share P] [--distcc-overhead F]
         [--distcc-helper-cores C]
         [--build-dir O --series DIR]                      + --per-patch
-    scripts/cost-model.py --check-shards REF_RUN SHARD_RUN...
-        [--shard-cores C] [--overhead S]                  predicted vs measured
+    scripts/cost-model.py --check-shards REF_RUN[,REF_RUN...] SHARD_RUN...
+        [--shard-cores C] [--overhead S] [--feasible LIST] predicted vs measured
     scripts/cost-model.py --measure O_DIR [--samples N]   the link tail and the
                                                           preprocess share of a
                                                           built kbuild O= dir
@@ -235,17 +235,19 @@ def rebuilt_fractions(build_dir, series_dir):
     return out
 
 
-def check_shards(ref, shard_dirs, link, cores=None, overhead=None):
-    """Each shard run's wall against the model's prediction from REF's
-    stage times of the shard's cells. cores: the cores each shard had
+def check_shards(t, shard_dirs, link, cores=None, overhead=None):
+    """Each shard run's wall against the model's prediction from the
+    reference timings T of the shard's cells (a cell T lacks weighs as T's
+    refused cells when `fill` made some). cores: the cores each shard had
     (default: this machine's, split between the shards, as when they ran
     side by side on it). The model has stages only; a run also applies the
     series, runs the host tests and the per-patch checks and sets up its
     work tree. `its own stages` is the model's schedule of the stage times
     the shard recorded itself (their sum, one cell at a time), `per-run
-    work` the rest of its wall (so also the model's scheduling error), and `predicted wall` adds the given overhead
-    (seconds, e.g. the mean per-run work of an earlier set of shards)."""
-    t = timings([ref])
+    work` the rest of its wall (so also the model's scheduling error), and
+    `predicted wall` adds the given overhead (seconds, e.g. the mean per-run
+    work of an earlier set of shards)."""
+    refused = next((v for c, v in t.items() if c.startswith("refused-")), None)
     if cores is None:
         cores = max(1, (os.cpu_count() or 2) // len(shard_dirs))
     print(f"| shard | cells | predicted stages s | its own stages s | per-run work s | "
@@ -257,7 +259,11 @@ def check_shards(ref, shard_dirs, link, cores=None, overhead=None):
         run = rep["run"]
         k, n = run["shard"]
         mine = [c["id"] for c in rep["cells"] if c["selected"]]
-        pred = machine_wall(t, [c for c in mine if c in t], cores, link)
+        ref = dict(t)
+        for c in mine:
+            if c not in ref and refused is not None:
+                ref[c] = refused
+        pred = machine_wall(ref, [c for c in mine if c in ref], cores, link)
         own = timings([d])
         rec = machine_wall(own, [c for c in mine if c in own], cores, link)
         meas = wall(run)
@@ -371,7 +377,12 @@ def main():
     if a.check_shards:
         if len(a.check_shards) < 2:
             ap.error("--check-shards REF_RUN SHARD_RUN...: give the reference run and at least one shard run")
-        check_shards(a.check_shards[0], a.check_shards[1:], a.link_secs, a.shard_cores, a.overhead)
+        # REF may name several runs, comma separated (later runs win), and
+        # --feasible fills the cells they did not measure, as for predictions.
+        t = timings(a.check_shards[0].split(","))
+        if a.feasible:
+            t = fill(t, a.feasible.split(","), a.all_cells)
+        check_shards(t, a.check_shards[1:], a.link_secs, a.shard_cores, a.overhead)
         return
     if not a.runs:
         ap.error("give at least one run directory")
