@@ -48,6 +48,10 @@ run() {
 		>"$out/$name.log" 2>&1 || rc=$?
 	[ "$rc" -le 1 ] || die "$name run exited $rc (log: $out/$name.log)"
 	awk -v a="$start" -v b="$(date +%s.%N)" -v n="$name" 'BEGIN { printf "%s wall %.1f s\n", n, b - a }' | tee -a "$out/walls"
+	# C compiles kbuild recorded: .o.cmd files whose command compiles a .c
+	# file (the distccd's COMPILE_OK count is out of these).
+	printf '%s: %s C compiles\n' "$name" "$(find "$out/cache-$name"/work/*/build -name '*.o.cmd' \
+		-exec grep -l -E '^savedcmd_.* -c -o .*\.c *$' {} + | wc -l)" | tee -a "$out/walls"
 	rm -rf "$out/cache-$name"
 }
 
