@@ -92,7 +92,7 @@ fn distcc_hosts_source() -> Option<(String, String)> {
 fn distcc_hosts(source: Option<(String, String)>) -> Check {
     let what = "distcc hosts";
     let fix =
-        "export DISTCC_HOSTS='127.0.0.1/2 build1/16' (a distccd on this machine is 127.0.0.1)";
+        "export DISTCC_HOSTS='build1/16 localhost/2' (helpers first, this machine last; a distccd here is 127.0.0.1)";
     let Some((from, text)) = source else {
         return Check {
             level: Level::Warn,
