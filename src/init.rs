@@ -11,8 +11,8 @@
 //! Inside a kernel tree, that tree is the default kernel, as checkpatch,
 //! b4 and kunit.py assume.
 //!
-//! Presentation only: declared in cli.rs rather than lib.rs so that it
-//! stays out of the source identity (build.rs), like cli.rs itself.
+//! Presentation only: listed in build.rs's PRESENTATION so that it stays
+//! out of the source identity, like cli/ itself.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};

@@ -13,7 +13,7 @@
 //! are not in src/arches.toml: every field there is part of each boot's
 //! cache key, and packaging decides nothing about a boot.
 //!
-//! Presentation only: declared in cli.rs rather than lib.rs, like init.rs.
+//! Presentation only (build.rs's PRESENTATION), like init.rs.
 
 mod distcc;
 
