@@ -172,16 +172,12 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
     }
     // A debug overlay makes other kernels: its sizes and boots must not be
     // reported as a production run's, nor the other way round.
-    let recorded = runs
+    let recorded: Vec<_> = runs
         .iter()
-        .filter_map(|(d, s)| Some((d, s, overlays(&s.configs)?)));
-    let mut reference = None;
-    for (d, s, o) in recorded {
-        let Some((d0, s0, o0)) = &reference else {
-            reference = Some((d, s, o));
-            continue;
-        };
-        if &o != o0 {
+        .filter_map(|(d, s)| Some((d, s, overlays(&s.configs)?)))
+        .collect();
+    if let Some((d0, s0, o0)) = recorded.first() {
+        if let Some((d, s, _)) = recorded.iter().find(|(_, _, o)| o != o0) {
             return Err(Error::Setup(format!(
                 "merge: {} was configured from {} but {} from {}: not the same kernels",
                 d.display(),

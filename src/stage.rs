@@ -88,19 +88,20 @@ impl<'a> StageCtx<'a> {
             .ccache
             .then(|| build::compiler(&p.matrix.toolchain).map(|cc| format!("ccache {cc}")))
             .transpose()?;
-        let wrapped = wrapped_variable(
+        let raw = wrapped_variable(
             &p.matrix.toolchain,
             opts.ccache,
             std::env::var("CCACHE_PREFIX").ok().as_deref(),
-        )?
-        .map(|(var, value)| {
-            build::kbuild_wrap(&opts.cache).map(|w| (var, format!("{} {value}", w.display())))
-        })
-        .transpose()?;
-        let icecc = build::compiler(&p.matrix.toolchain).is_ok_and(|cc| build::runs_icecc(&cc))
-            || (opts.ccache
-                && std::env::var("CCACHE_PREFIX").is_ok_and(|pfx| build::runs_icecc(&pfx)));
+        )?;
+        let icecc = raw
+            .as_ref()
+            .is_some_and(|(_, value)| build::runs_icecc(value));
         let icecc_remote_cpp = icecc && std::env::var_os("ICECC_REMOTE_CPP").is_none();
+        let wrapped = raw
+            .map(|(var, value)| {
+                build::kbuild_wrap(&opts.cache).map(|w| (var, format!("{} {value}", w.display())))
+            })
+            .transpose()?;
         Ok(StageCtx {
             p,
             opts,

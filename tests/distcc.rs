@@ -35,7 +35,7 @@ struct Distccd {
 impl Distccd {
     fn start(dir: &Path) -> Distccd {
         use std::os::unix::process::CommandExt;
-        let distccd = which("distccd").expect(
+        let distccd = vmamatrix::doctor::which("distccd").expect(
             "distccd not found: the distcc test needs it; run scripts/setup.sh (it installs distcc)",
         );
         // A port nobody listens on (the kernel picks it; freed for distccd).
@@ -116,12 +116,6 @@ impl Drop for Distccd {
         }
         let _ = self.child.wait();
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The jobs distccd's log accounts for: (COMPILE_OK sources, other

@@ -384,10 +384,15 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let w = kbuild_wrap(dir.path()).unwrap();
+        // A second call finds the file by its digest and leaves it alone
+        // (a build may be running it).
+        let written = std::fs::metadata(&w).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(kbuild_wrap(dir.path()).unwrap(), w);
         assert_eq!(
-            kbuild_wrap(dir.path()).unwrap(),
-            w,
-            "same content, same file"
+            std::fs::metadata(&w).unwrap().modified().unwrap(),
+            written,
+            "same content, same file, not written again"
         );
         let mode = std::fs::metadata(&w).unwrap().permissions().mode();
         assert!(mode & 0o111 != 0, "{mode:o}");

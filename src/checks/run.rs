@@ -21,7 +21,6 @@ const CHECKPATCH_ARGS: [&str; 5] = [
     "--show-types",
 ];
 
-/// Run every check of the series; results and logs go to `dir`.
 /// checkpatch.pl of `tree` on `patch`, as the checks run it: in the tree,
 /// with `git_dir` (the tree's history) as GIT_DIR, since checkpatch looks
 /// up the commits a patch names (`Fixes:`, "commit <sha>") with git in its
@@ -36,11 +35,11 @@ pub fn checkpatch_command(tree: &Path, git_dir: &Path, patch: &Path) -> Command 
     c
 }
 
+/// Run every check of the series; results and logs go to `dir`.
 pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let p = ctx.p;
-    let scripts = p.src().join("scripts");
-    let checkpatch = scripts.join("checkpatch.pl");
+    let checkpatch = p.src().join(CHECKPATCH_ARGS[0]);
     let mut out = SeriesChecks::default();
     for patch in &p.series.patches {
         let file = dir.join(format!("patch-{}.patch", patch.number));
