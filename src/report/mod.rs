@@ -3,6 +3,7 @@
 //! output formats.
 
 pub mod html;
+mod html_layout;
 pub mod junit;
 pub mod kcidb;
 pub mod load;
