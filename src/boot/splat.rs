@@ -711,10 +711,17 @@ fn classify(t: &str, after_rule: bool) -> Option<Class> {
     }
     // x86 "Oops: invalid opcode: 0000 [#1] SMP NOPTI", arm64 "Internal
     // error: Oops - BUG: 00000000f2000800 [#1]  SMP", riscv "Oops [#1]",
-    // "Kernel BUG [#1]", s390 "Oops: 0004 ilc:3 [#1]SMP".
-    let oops_header = ["Oops: ", "Oops [#", "Kernel BUG [#", "Internal error: "]
-        .iter()
-        .any(|p| t.starts_with(p))
+    // "Oops - load access fault [#1]", "Kernel BUG [#1]", s390 "Oops: 0004
+    // ilc:3 [#1]SMP".
+    let oops_header = [
+        "Oops: ",
+        "Oops [#",
+        "Oops - ",
+        "Kernel BUG [#",
+        "Internal error: ",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
         && t.contains("[#");
     if oops_header || t.starts_with("Unable to handle kernel ") {
         return Some(Class::Oops(Title::new(Oops, t, End::Trace)));
@@ -1078,6 +1085,11 @@ mod tests {
     const ARM_NOMMU_SEQ_FILE: &str =
         include_str!("../../tests/fixtures/console/arm-nommu-seq-file.log");
     const S390_BUG: &str = include_str!("../../tests/fixtures/console/s390-bug.log");
+    /// The base kernel of riscv-smp-nommu: the workload's /proc/self/maps
+    /// reader met a VMA that do_mremap() had left in the maple tree after
+    /// munmap() freed it (the series' patch 1 fixes that).
+    const RISCV_NOMMU_OOPS: &str =
+        include_str!("../../tests/fixtures/console/riscv-nommu-oops.log");
 
     fn one(text: &str) -> Splat {
         let s = parse(text);
@@ -1423,6 +1435,19 @@ mod tests {
             s.key(),
             "vm-warn|mm/interval_tree.c|vma_interval_tree_insert_after"
         );
+    }
+
+    #[test]
+    fn riscv_oops_with_a_cause() {
+        let s = parse(RISCV_NOMMU_OOPS);
+        let seq = s.iter().filter(|s| s.kind == SplatKind::SeqFile).count();
+        assert_eq!(seq, 10, "{s:#?}");
+        let oops: Vec<&Splat> = s.iter().filter(|s| s.kind == SplatKind::Oops).collect();
+        assert_eq!(oops.len(), 1, "{s:#?}");
+        assert_eq!(oops[0].title, "Oops - load access fault [#1]");
+        assert_eq!(oops[0].function.as_deref(), Some("show_map"));
+        assert_eq!(oops[0].frames[0], "show_map");
+        assert_eq!(oops[0].frames[1], "seq_read_iter");
     }
 
     #[test]

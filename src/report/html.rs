@@ -278,6 +278,7 @@ pub fn html(r: &Report, link_base: &str) -> String {
     s.push_str("<main>\n");
     s.push_str(&summary(r));
     s.push_str(&regressions(r));
+    s.push_str(&fixed(r));
     s.push_str(&grid(r));
     s.push_str(&details(r, link_base));
     s.push_str(&checks(r));
@@ -383,6 +384,13 @@ fn summary(r: &Report) -> String {
             format!("<span class=\"bad\">{}</span>", m.regressions)
         },
     );
+    if m.fixed > 0 {
+        let _ = writeln!(
+            s,
+            "<li>fixed on patched (base fails, patched does not): <a href=\"#fixed\">{}</a></li>",
+            m.fixed
+        );
+    }
     let host: Vec<String> = r
         .host_vma_tests
         .named()
@@ -466,11 +474,42 @@ fn summary(r: &Report) -> String {
 }
 
 fn regressions(r: &Report) -> String {
-    if r.regressions().is_empty() {
+    finding_list(
+        r,
+        "regressions",
+        "Regressions",
+        "",
+        r.regressions(),
+        "regression",
+    )
+}
+
+fn fixed(r: &Report) -> String {
+    finding_list(
+        r,
+        "fixed",
+        "Fixed on patched",
+        "<p>What the base tree does wrong here and the patched tree does not, in this run (one observation each: a race on base may not recur).</p>\n",
+        &r.fixed,
+        "fixed",
+    )
+}
+
+/// A section listing regressions or fixes, each naming its cell (a link)
+/// and its kind.
+fn finding_list(
+    r: &Report,
+    id: &str,
+    title: &str,
+    intro: &str,
+    items: &[crate::model::Regression],
+    class: &str,
+) -> String {
+    if items.is_empty() {
         return String::new();
     }
-    let mut s = String::from("<section id=\"regressions\">\n<h2>Regressions</h2>\n<ul>\n");
-    for g in r.regressions() {
+    let mut s = format!("<section id=\"{id}\">\n<h2>{title}</h2>\n{intro}<ul>\n");
+    for g in items {
         let subject = if r.cells.iter().any(|c| c.id == g.subject) {
             cell_link(&g.subject)
         } else {
@@ -489,7 +528,7 @@ fn regressions(r: &Report) -> String {
         };
         let _ = writeln!(
             s,
-            "<li class=\"regression\">{subject}: {}{kind}</li>",
+            "<li class=\"{class}\">{subject}: {}{kind}</li>",
             esc(&g.text)
         );
     }
@@ -1401,6 +1440,7 @@ mod tests {
         };
         Report {
             timing: vec![],
+            fixed: vec![],
             schema: super::super::load::REPORT_SCHEMA,
             complete: true,
             summary: Summary {

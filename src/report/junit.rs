@@ -850,6 +850,7 @@ pub(crate) fn fixture() -> Report {
     };
     Report {
         timing: vec![],
+        fixed: vec![],
         schema: 2,
         run,
         complete: true,

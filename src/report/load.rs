@@ -1,7 +1,7 @@
 //! Loading a run: every record of a run read into one typed report that
 //! every renderer (markdown, JSON, mail, JUnit, KCIDB, HTML) shows. Nothing
 //! here knows an output format, and nothing here is a display string: the
-//! JSON of this report is documented by `schema/report.schema.json`.
+//! JSON of this report is documented by `src/report/report.schema.json`.
 
 use crate::events::Stage;
 use crate::model::{BootOutcome, Diagnostic, Record, Regression, RunSummary, Status};
@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Version of the report's JSON (`report --format json`); bump on an
-/// incompatible change and regenerate `schema/report.schema.json`.
+/// incompatible change and regenerate `src/report/report.schema.json`.
 pub const REPORT_SCHEMA: u32 = 2;
 
 /// The two trees every cell compares, named.
@@ -59,6 +59,11 @@ pub struct Report {
     pub checks: Option<crate::checks::SeriesChecks>,
     /// Seconds per cell, tree and stage, as recorded (`report --timing`).
     pub timing: Vec<StageTime>,
+    /// The other way round from `run.regressions`: what the base tree does
+    /// wrong in a cell and the patched tree does not (a boot that now
+    /// reaches the marker, a kernel report that is gone, tests that now
+    /// pass). One run's observation: a race on base may not recur.
+    pub fixed: Vec<Regression>,
     /// The results directory of the run; log paths are relative to it.
     #[serde(skip)]
     pub run_dir: std::path::PathBuf,
@@ -81,6 +86,8 @@ pub struct Summary {
     /// Boots that failed (panic, timeout, silence, QEMU failure).
     pub boot_failed: Trees<usize>,
     pub regressions: usize,
+    /// What base does wrong and patched does not (`Report::fixed`).
+    pub fixed: usize,
     /// Struct sizes that changed, per cell (the series' cost).
     pub struct_growth: Vec<Growth>,
 }
@@ -350,11 +357,16 @@ pub fn load(results: &Results, run: RunSummary) -> Report {
             }
         }
     }
+    let fixed = super::fixed::fixed(&cells);
     Report {
         schema: REPORT_SCHEMA,
         timing,
         complete: run.finished.is_some() && !run.interrupted,
-        summary: summary(&run, &cells),
+        summary: Summary {
+            fixed: fixed.len(),
+            ..summary(&run, &cells)
+        },
+        fixed,
         not_compiled_anywhere: not_compiled_anywhere(&cells),
         host_vma_tests: Trees {
             base: host("base"),
@@ -412,6 +424,7 @@ fn summary(run: &RunSummary, cells: &[Row]) -> Summary {
         booted: count(&|c, i| boot_is(c, i, true)),
         boot_failed: count(&|c, i| boot_is(c, i, false)),
         regressions: run.regressions.len(),
+        fixed: 0,
         struct_growth,
     }
 }

@@ -357,6 +357,7 @@ fn body(r: &Report, to_name: Option<&str>) -> String {
     s.push_str(&table(r));
     s.push_str(&findings(r));
     s.push_str(&regressions(r));
+    s.push_str(&fixed(r));
     s.push_str(&reproduce(r));
     s.push_str(&struct_sizes(r));
     s.push_str(&checks(r));
@@ -982,6 +983,21 @@ fn regressions(r: &Report) -> String {
         };
         s.push_str(&wrap(&line, "  - ", "    "));
         said.push(text);
+    }
+    s
+}
+
+/// What base does wrong and patched does not; nothing when there is none.
+fn fixed(r: &Report) -> String {
+    if r.fixed.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "\nFixed on patched ({}, base fails and patched does not, in this run;\na race on base may not recur):\n\n",
+        r.fixed.len()
+    );
+    for f in &r.fixed {
+        s.push_str(&wrap(&f.to_string(), "  - ", "    "));
     }
     s
 }

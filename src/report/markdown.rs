@@ -152,6 +152,7 @@ pub fn markdown(r: &Report) -> String {
     let mut s = header(r);
     s.push_str(&summary(r));
     s.push_str(&regressions(r));
+    s.push_str(&fixed(r));
     if !r.not_compiled_anywhere.is_empty() {
         s.push_str(&format!(
             "\n**Warning: no selected cell compiled {}**: nothing in this run proves the series' changes there build.\n",
@@ -229,7 +230,7 @@ fn header(r: &Report) -> String {
 fn summary(r: &Report) -> String {
     let m = &r.summary;
     let mut s = format!(
-        "\n## Summary\n\n- cells: {} selected of {}, {} feasible, {} refused by Kconfig\n- built: base {}, patched {} (failed: base {}, patched {})\n- booted: base {}, patched {} (failed: base {}, patched {})\n- regressions: {}\n",
+        "\n## Summary\n\n- cells: {} selected of {}, {} feasible, {} refused by Kconfig\n- built: base {}, patched {} (failed: base {}, patched {})\n- booted: base {}, patched {} (failed: base {}, patched {})\n- regressions: {}\n{}",
         m.selected,
         m.cells,
         m.feasible,
@@ -246,6 +247,11 @@ fn summary(r: &Report) -> String {
             "none".to_string()
         } else {
             format!("**{}**", m.regressions)
+        },
+        if m.fixed == 0 {
+            String::new()
+        } else {
+            format!("- fixed on patched (base fails, patched does not): {}\n", m.fixed)
         },
     );
     let host: Vec<String> = r
@@ -314,6 +320,20 @@ fn regressions(r: &Report) -> String {
     let mut s = String::from("\n## Regressions\n\n");
     for reg in r.regressions() {
         s.push_str(&format!("- {reg}\n"));
+    }
+    s
+}
+
+/// What base does wrong and patched does not.
+fn fixed(r: &Report) -> String {
+    if r.fixed.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Fixed on patched\n\nWhat the base tree does wrong here and the patched tree does not, in this run (one observation each: a race on base may not recur):\n\n",
+    );
+    for f in &r.fixed {
+        s.push_str(&format!("- {f}\n"));
     }
     s
 }

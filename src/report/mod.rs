@@ -2,6 +2,7 @@
 //! JSON, the plan), and the live progress display. Only this module knows
 //! output formats.
 
+mod fixed;
 pub mod html;
 mod html_layout;
 pub mod junit;
@@ -287,6 +288,10 @@ mod tests {
             "- dropped CONFIG_PER_VMA_LOCK_STATS=y (configs/base.config:29): got n, depends on PER_VMA_LOCK; on x86-up-mmu, arm-up-mmu",
             // Alike reports are one line, counted.
             "- x86-up-mmu: base kernel reports seq-file: seq_file: buggy .next function m_next did not update position index (console line, 3 times from line 1; base)",
+            // ... and, gone on patched, a fix of the series.
+            "- fixed on patched (base fails, patched does not): 1\n",
+            "## Fixed on patched\n",
+            "- x86-up-mmu: the base kernel reports seq-file: seq_file: buggy .next function m_next did not update position index (3 times); the patched kernel does not\n",
         ] {
             assert!(md.contains(want), "{want}\n---\n{md}");
         }

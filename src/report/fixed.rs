@@ -1,0 +1,126 @@
+//! The other way round from a regression: what the base tree does wrong in
+//! a cell and the patched tree does not. A build that now succeeds, a
+//! kernel that now reaches /init's result marker, a kernel report that is
+//! gone, guest tests and workload operations that now pass. Computed from
+//! the report's rows, so every run (older ones too) shows it.
+//!
+//! One run is one observation: a report that comes from a race may just
+//! not have come on patched this time. The renderers say so.
+
+use super::load::{BuildStatus, Row};
+use crate::model::{BootOutcome, Regression, RegressionKind as Kind};
+use crate::selftests::Verdict;
+
+/// What base does wrong that patched does not, per cell, in matrix order.
+pub fn fixed(rows: &[Row]) -> Vec<Regression> {
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| r.selected) {
+        let id = row.id.as_str();
+        if let (Some(b), Some(p)) = (&row.build.base, &row.build.patched) {
+            if b.status == BuildStatus::Failed && p.status != BuildStatus::Failed {
+                out.push(Regression::new(
+                    id,
+                    Kind::Build,
+                    "base build fails, patched builds",
+                ));
+            }
+        }
+        let (Some(b), Some(p)) = (&row.boot.base, &row.boot.patched) else {
+            continue;
+        };
+        let failed = |o: BootOutcome| !matches!(o, BootOutcome::Booted | BootOutcome::NotBootable);
+        if failed(b.outcome) && p.outcome == BootOutcome::Booted {
+            let why = b.panic.as_ref().or(b.reason.as_ref());
+            out.push(Regression::new(
+                id,
+                Kind::Boot,
+                format!(
+                    "base does not boot ({}{}), patched does",
+                    outcome_word(b.outcome),
+                    why.map(|w| format!(": {w}")).unwrap_or_default()
+                ),
+            ));
+        }
+        // Base's reports that patched does not have, by key, as a multiset;
+        // one line per key with its count.
+        let mut left: Vec<(&crate::boot::splat::Splat, usize)> = Vec::new();
+        let mut patched_keys: Vec<String> = p.splats.iter().map(|s| s.key()).collect();
+        for s in &b.splats {
+            let key = s.key();
+            if let Some(i) = patched_keys.iter().position(|k| *k == key) {
+                patched_keys.swap_remove(i);
+                continue;
+            }
+            match left.iter_mut().find(|(f, _)| f.key() == key) {
+                Some((_, n)) => *n += 1,
+                None => left.push((s, 1)),
+            }
+        }
+        for (s, n) in left {
+            out.push(Regression::new(
+                id,
+                Kind::Splat,
+                format!(
+                    "the base kernel reports {}: {}{}{}; the patched kernel does not",
+                    s.kind,
+                    s.title,
+                    s.frames
+                        .first()
+                        .map(|f| format!(" (in {f})"))
+                        .unwrap_or_default(),
+                    if n > 1 {
+                        format!(" ({n} times)")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        let all_passed = |t: &Option<super::load::TestCounts>| t.map(|c| c.all_passed());
+        if all_passed(&b.vma_tests) == Some(false) && all_passed(&p.vma_tests) == Some(true) {
+            out.push(Regression::new(
+                id,
+                Kind::GuestVmaTests,
+                "guest vma tests fail on base, pass on patched",
+            ));
+        }
+        for t in &p.selftests {
+            let Some(bt) = b.selftests.iter().find(|x| x.name == t.name) else {
+                continue;
+            };
+            if t.verdict() == Verdict::Pass
+                && matches!(bt.verdict(), Verdict::Fail | Verdict::Error)
+            {
+                out.push(Regression::new(
+                    id,
+                    Kind::Selftest,
+                    format!("selftest {}: fails on base, passes on patched", t.name),
+                ));
+            }
+        }
+        if let (Some(bw), Some(pw)) = (&b.workload, &p.workload) {
+            if bw.finished && !bw.clean() && pw.clean() {
+                out.push(Regression::new(
+                    id,
+                    Kind::Workload,
+                    format!(
+                        "guest workload: {} of {} operations failed on base, none on patched",
+                        bw.failed, bw.total
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn outcome_word(o: BootOutcome) -> &'static str {
+    match o {
+        BootOutcome::Booted => "booted",
+        BootOutcome::Panic => "panic",
+        BootOutcome::Timeout => "timeout",
+        BootOutcome::Silent => "silent",
+        BootOutcome::QemuFailed => "QEMU failed",
+        BootOutcome::NotBootable => "not bootable",
+    }
+}
