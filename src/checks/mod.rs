@@ -173,6 +173,33 @@ pub fn new_kernel_doc(base: &str, patched: &str) -> Vec<String> {
     out
 }
 
+/// checkpatch's type for a commit id it could not look up.
+const UNKNOWN_COMMIT_ID: &str = "WARNING:UNKNOWN_COMMIT_ID:";
+
+/// When the kernel tree's history starts at the base (a source import, a
+/// shallow clone), checkpatch cannot look up the commits a patch names
+/// (`Fixes:`, "commit <sha>") and says "Unknown commit id" of every one:
+/// a fact of the tree, not of the patch. Take those warnings out of the
+/// counts and say, in the notes, what was not checked and why.
+pub fn set_aside_unknown_commits(c: &mut Checkpatch, base: &str) -> Vec<String> {
+    let (unknown, rest): (Vec<String>, Vec<String>) = std::mem::take(&mut c.messages)
+        .into_iter()
+        .partition(|m| m.starts_with(UNKNOWN_COMMIT_ID));
+    c.messages = rest;
+    c.warnings -= unknown.len() as u32;
+    unknown
+        .iter()
+        .map(|m| {
+            format!(
+                "not checked:{} (the kernel tree's history starts at base {}: check \
+                 the commit in a tree with history)",
+                m[UNKNOWN_COMMIT_ID.len()..].trim_end(),
+                &base[..12.min(base.len())]
+            )
+        })
+        .collect()
+}
+
 /// A patch as checkpatch reads it, from the parsed mail.
 pub fn patch_text(mail: &Mail) -> Vec<u8> {
     let mut t = format!(
@@ -201,6 +228,28 @@ mod tests {
             message_id: None,
             base_commit: None,
         }
+    }
+
+    #[test]
+    fn unknown_commit_ids_are_set_aside_when_history_starts_at_base() {
+        let mut c = parse_checkpatch(
+            "p.patch:30: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '8220543df148', maybe rebased or not pulled?\n\
+             p.patch:31: WARNING:LONG_LINE: line length of 101 exceeds 100 columns\n",
+        );
+        let notes = set_aside_unknown_commits(&mut c, "63b6e41f90d2bf8a09c5473ccdc5472424443fe4");
+        assert_eq!(c.warnings, 1);
+        assert_eq!(
+            c.messages,
+            vec!["WARNING:LONG_LINE: line length of 101 exceeds 100 columns"]
+        );
+        assert_eq!(
+            notes,
+            vec![
+                "not checked: Unknown commit id '8220543df148', maybe rebased or not pulled? \
+                  (the kernel tree's history starts at base 63b6e41f90d2: check the commit in a \
+                  tree with history)"
+            ]
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
     let p = ctx.p;
     let checkpatch = p.src().join(CHECKPATCH_ARGS[0]);
     let mut out = SeriesChecks::default();
+    let history = has_history_before(p.git_dir(), &p.applied.base);
     for patch in &p.series.patches {
         let file = dir.join(format!("patch-{}.patch", patch.number));
         store::write_atomic(&file, &super::patch_text(&patch.mail))?;
@@ -53,6 +54,9 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
                 Ok(_) => {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     let mut r = super::parse_checkpatch(&text);
+                    if !history {
+                        notes.extend(super::set_aside_unknown_commits(&mut r, &p.applied.base));
+                    }
                     // Placeholders, as kernel-doc's: the run directory
                     // moves (merge, curation) and the work tree is ours.
                     let shown = CHECKPATCH_ARGS.map(String::from);
@@ -86,6 +90,17 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
     out.kernel_doc_command = command;
     store::write_json(&dir.join("checks.json"), &out)?;
     Ok(out)
+}
+
+/// Whether the repository knows a parent of `base`: if not (a source
+/// import, a shallow clone), checkpatch cannot look up the commits that
+/// patches name. When in doubt, yes (checkpatch's word stands).
+fn has_history_before(git_dir: &Path, base: &str) -> bool {
+    let Ok(repo) = git2::Repository::open(git_dir) else {
+        return true;
+    };
+    let commit = git2::Oid::from_str(base).and_then(|o| repo.find_commit(o));
+    commit.map_or(true, |c| c.parent(0).is_ok())
 }
 
 /// kernel-doc -none -Wall over the series' C and header files, at base
