@@ -174,6 +174,7 @@ if [ -n "${BENCH_NOOP:-}" ]; then
 fi
 
 if [ -n "${BENCH_JOBSERVER:-}" ]; then
+	declare -A walls
 	for mode in sequential split jobserver; do
 		C=$BENCH/cache-$mode R=$BENCH/res-$mode
 		mkdir -p "$C" "$R"
@@ -184,15 +185,15 @@ if [ -n "${BENCH_JOBSERVER:-}" ]; then
 		esac
 		[ "$BENCH_JOBSERVER" = full ] || args+=(--structs-only)
 		w=$(vm "$C" "$R" --only "$CELL,$CELL2" --trees base "${args[@]}")
-		eval "w_$mode=$w"
+		walls[$mode]=$w
 		rm -rf "$C"
 	done
 	what="full builds"
 	[ "$BENCH_JOBSERVER" = full ] || what="--structs-only"
 	printf '| 2 cells (%s, %s), clean base, %s, -j%s: split -j (--parallel 2) vs one cell at a time | %s s vs %s s | %s |\n' \
-		"$CELL" "$CELL2" "$what" "$JOBS" "$w_split" "$w_sequential" "$(ratio "$w_split" "$w_sequential")"
+		"$CELL" "$CELL2" "$what" "$JOBS" "${walls[split]}" "${walls[sequential]}" "$(ratio "${walls[split]}" "${walls[sequential]}")"
 	printf '| same, shared jobserver (--parallel 2 --jobserver) vs one cell at a time | %s s vs %s s | %s |\n' \
-		"$w_jobserver" "$w_sequential" "$(ratio "$w_jobserver" "$w_sequential")"
+		"${walls[jobserver]}" "${walls[sequential]}" "$(ratio "${walls[jobserver]}" "${walls[sequential]}")"
 fi
 
 if [ -n "${BENCH_CCACHE:-}" ]; then

@@ -60,7 +60,7 @@ SRC
 	# A mirror mid-sync for one foreign index must not stop the setup.
 	apt-get update -qq || log "apt-get update reported errors; continuing"
 	apt-get install -y -qq --no-install-recommends \
-		clang-$LLVM_VER lld-$LLVM_VER llvm-$LLVM_VER \
+		"clang-$LLVM_VER" "lld-$LLVM_VER" "llvm-$LLVM_VER" \
 		make bc bison flex libelf-dev libssl-dev cpio kmod rsync python3 perl \
 		dwarves ccache distcc liburcu-dev pkg-config gcc libc6-dev git xz-utils ca-certificates \
 		libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-ppc64el-cross \
