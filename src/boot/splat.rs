@@ -172,6 +172,7 @@ fn detail(kind: SplatKind, title: &str) -> Option<String> {
         "INFO: ",
         "UBSAN: ",
         "Oops: ",
+        "Oops - ",
         "Internal error: ",
     ] {
         if let Some(r) = t.strip_prefix(p) {

@@ -186,7 +186,7 @@ pub fn set_aside_unknown_commits(c: &mut Checkpatch, base: &str) -> Vec<String> 
         .into_iter()
         .partition(|m| m.starts_with(UNKNOWN_COMMIT_ID));
     c.messages = rest;
-    c.warnings -= unknown.len() as u32;
+    c.warnings = c.warnings.saturating_sub(unknown.len() as u32);
     unknown
         .iter()
         .map(|m| {

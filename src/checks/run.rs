@@ -41,7 +41,8 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
     let p = ctx.p;
     let checkpatch = p.src().join(CHECKPATCH_ARGS[0]);
     let mut out = SeriesChecks::default();
-    let history = has_history_before(p.git_dir(), &p.applied.base);
+    let history = has_history_before(p.git_dir(), &p.applied.base)
+        && !git2::Repository::open(&p.matrix.kernel).is_ok_and(|r| r.is_shallow());
     for patch in &p.series.patches {
         let file = dir.join(format!("patch-{}.patch", patch.number));
         store::write_atomic(&file, &super::patch_text(&patch.mail))?;
@@ -93,8 +94,9 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
 }
 
 /// Whether the repository knows a parent of `base`: if not (a source
-/// import, a shallow clone), checkpatch cannot look up the commits that
-/// patches name. When in doubt, yes (checkpatch's word stands).
+/// import, a clone of depth 1), checkpatch cannot look up the commits that
+/// patches name. When in doubt, yes (checkpatch's word stands). A deeper
+/// shallow clone has the parent; the caller asks the kernel tree itself.
 fn has_history_before(git_dir: &Path, base: &str) -> bool {
     let Ok(repo) = git2::Repository::open(git_dir) else {
         return true;

@@ -17,7 +17,8 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
     for row in rows.iter().filter(|r| r.selected) {
         let id = row.id.as_str();
         if let (Some(b), Some(p)) = (&row.build.base, &row.build.patched) {
-            if b.status == BuildStatus::Failed && p.status != BuildStatus::Failed {
+            let built = matches!(p.status, BuildStatus::Ok | BuildStatus::ProbeOnly);
+            if b.status == BuildStatus::Failed && built {
                 out.push(Regression::new(
                     id,
                     Kind::Build,
@@ -28,8 +29,19 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
         let (Some(b), Some(p)) = (&row.boot.base, &row.boot.patched) else {
             continue;
         };
-        let failed = |o: BootOutcome| !matches!(o, BootOutcome::Booted | BootOutcome::NotBootable);
-        if failed(b.outcome) && p.outcome == BootOutcome::Booted {
+        // Only what the patched kernel did in full counts against base: a
+        // console cut short says nothing of what did not come.
+        if p.outcome != BootOutcome::Booted {
+            continue;
+        }
+        // QEMU's failures include host faults (initramfs, boot shim).
+        let failed = |o: BootOutcome| {
+            matches!(
+                o,
+                BootOutcome::Panic | BootOutcome::Timeout | BootOutcome::Silent
+            )
+        };
+        if failed(b.outcome) {
             let why = b.panic.as_ref().or(b.reason.as_ref());
             out.push(Regression::new(
                 id,
@@ -76,8 +88,9 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
                 ),
             ));
         }
-        let all_passed = |t: &Option<super::load::TestCounts>| t.map(|c| c.all_passed());
-        if all_passed(&b.vma_tests) == Some(false) && all_passed(&p.vma_tests) == Some(true) {
+        let failed_some = b.vma_tests.is_some_and(|c| c.run > 0 && c.failed > 0);
+        let all_passed = p.vma_tests.is_some_and(|c| c.run > 0 && c.all_passed());
+        if failed_some && all_passed {
             out.push(Regression::new(
                 id,
                 Kind::GuestVmaTests,
@@ -88,9 +101,9 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
             let Some(bt) = b.selftests.iter().find(|x| x.name == t.name) else {
                 continue;
             };
-            if t.verdict() == Verdict::Pass
-                && matches!(bt.verdict(), Verdict::Fail | Verdict::Error)
-            {
+            // An error (a timeout, a guest that stopped) is not a failure
+            // of the test: only a failing test counts.
+            if t.verdict() == Verdict::Pass && bt.verdict() == Verdict::Fail {
                 out.push(Regression::new(
                     id,
                     Kind::Selftest,
@@ -99,7 +112,7 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
             }
         }
         if let (Some(bw), Some(pw)) = (&b.workload, &p.workload) {
-            if bw.finished && !bw.clean() && pw.clean() {
+            if bw.finished && bw.failed > 0 && pw.clean() {
                 out.push(Regression::new(
                     id,
                     Kind::Workload,
