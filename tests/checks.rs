@@ -101,6 +101,24 @@ fn checkpatch_looks_commits_up_in_the_kernel_history() {
             .any(|m| m.contains("UNKNOWN_COMMIT_ID")),
         "the kernel's own HEAD {head} was not found: {known:?}"
     );
+    // A relative patch path (a relative results directory) still names the
+    // file: checkpatch runs in the tree, not in the caller's directory.
+    let here = tempfile::tempdir_in(".").unwrap();
+    let rel = here
+        .path()
+        .strip_prefix(std::env::current_dir().unwrap())
+        .unwrap_or(here.path())
+        .join("fixes.patch");
+    std::fs::copy(dir.path().join("fixes.patch"), &rel).unwrap();
+    assert!(rel.is_relative(), "{}", rel.display());
+    let out = vmamatrix::checks::run::checkpatch_command(&k, &k.join(".git"), &rel)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{out:?}: checkpatch could not read {}",
+        rel.display()
+    );
     let unknown = fixes("0123456789ab (\"mm: no such commit\")");
     assert!(
         unknown

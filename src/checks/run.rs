@@ -26,6 +26,9 @@ const CHECKPATCH_ARGS: [&str; 5] = [
 /// up the commits a patch names (`Fixes:`, "commit <sha>") with git in its
 /// working directory, which would otherwise be the caller's.
 pub fn checkpatch_command(tree: &Path, git_dir: &Path, patch: &Path) -> Command {
+    // checkpatch runs in the tree: a relative patch path (a relative
+    // results directory) would name a file there.
+    let patch = std::path::absolute(patch).unwrap_or_else(|_| patch.to_path_buf());
     let mut c = Command::new("perl");
     c.arg(tree.join(CHECKPATCH_ARGS[0]))
         .args(&CHECKPATCH_ARGS[1..])
@@ -52,6 +55,15 @@ pub fn run(ctx: &StageCtx, dir: &Path) -> Result<SeriesChecks> {
             let _ = std::fs::remove_file(&log);
             let c = checkpatch_command(&p.src(), p.git_dir(), &file);
             match proc::run_logged(c, &log, Duration::from_secs(300)) {
+                // checkpatch exits 0 when it finds nothing, 1 when it finds
+                // something; anything else (2: it could not read the patch,
+                // a signal, the time limit) is no verdict at all.
+                Ok(o) if !matches!(o, proc::Outcome::Exited(0 | 1)) => {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let last = text.lines().last().unwrap_or("no output").to_string();
+                    notes.push(format!("checkpatch did not finish ({o:?}): {last}"));
+                    None
+                }
                 Ok(_) => {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     let mut r = super::parse_checkpatch(&text);
