@@ -77,18 +77,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn markdown_shows_sizes_regressions_and_infeasible_reasons() {
-        let dir = tempfile::tempdir().unwrap();
-        let res = Results::open(dir.path());
-        let cell = |id: &str, selected| CellEntry {
-            id: id.into(),
-            arch: "x86".into(),
-            smp: "up".into(),
-            mmu: "mmu".into(),
-            selected,
-        };
-        let mut run = RunSummary {
+    /// A finished run "r1" of `cells` with `regressions`.
+    fn run_summary(
+        cells: Vec<CellEntry>,
+        regressions: Vec<crate::model::Regression>,
+    ) -> RunSummary {
+        RunSummary {
             schema: 1,
             run_id: "r1".into(),
             vmamatrix: "0".into(),
@@ -109,16 +103,8 @@ mod tests {
                 patches: vec![],
             },
             structs: vec!["vm_area_struct".into()],
-            cells: vec![
-                cell("x86-up-mmu", true),
-                cell("x86-up-nommu", true),
-                cell("arm-up-mmu", false),
-            ],
-            regressions: vec![crate::model::Regression::new(
-                "x86-up-mmu",
-                crate::model::RegressionKind::NewWarnings,
-                "1 new warning(s)",
-            )],
+            cells,
+            regressions,
             interrupted: false,
             trees: vec!["base".into(), "patched".into()],
             first_bad: Default::default(),
@@ -127,7 +113,91 @@ mod tests {
             dealt: vec![],
             configs: vec![],
             base_source: String::new(),
+        }
+    }
+
+    /// A base kernel that oopses and panics is fixed on patched only when
+    /// the patched kernel booted to its marker: a console cut short says
+    /// nothing of the reports that did not come.
+    #[test]
+    fn fixed_on_patched_needs_a_patched_boot_that_finished() {
+        use crate::model::BootOutcome;
+        let dir = tempfile::tempdir().unwrap();
+        let res = Results::open(dir.path());
+        let run = run_summary(
+            vec![CellEntry {
+                id: "riscv-smp-nommu".into(),
+                arch: "riscv".into(),
+                smp: "smp".into(),
+                mmu: "nommu".into(),
+                selected: true,
+            }],
+            vec![],
+        );
+        let boot = |tree: &str, outcome: BootOutcome, console: &str| {
+            let status = if outcome == BootOutcome::Booted {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
+            let mut b = record("riscv-smp-nommu", tree, Stage::Boot, status);
+            let mut data = crate::model::BootData::not_run(outcome, String::new());
+            data.reason = None;
+            data.splats = crate::boot::splat::parse(console);
+            if outcome == BootOutcome::Panic {
+                data.panic = Some("Kernel panic - not syncing: Fatal exception".into());
+            }
+            b.boot = Some(data);
+            res.write_record("r1", &b).unwrap();
         };
+        let oops = include_str!("../../tests/fixtures/console/riscv-nommu-oops.log");
+        boot("base", BootOutcome::Panic, oops);
+        boot("patched", BootOutcome::Silent, "");
+        assert_eq!(load(&res, run.clone()).fixed, vec![]);
+        boot("patched", BootOutcome::Booted, "");
+        let rep = load(&res, run);
+        let text: Vec<String> = rep.fixed.iter().map(|f| f.to_string()).collect();
+        assert_eq!(rep.summary.fixed, 3, "{text:#?}");
+        assert_eq!(
+            text[0],
+            "riscv-smp-nommu: base does not boot (panic: Kernel panic - not syncing: \
+             Fatal exception), patched does"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("buggy .next") && t.contains("(10 times)")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("Oops - load access fault")
+                && t.ends_with("the patched kernel does not")),
+            "{text:#?}"
+        );
+    }
+
+    #[test]
+    fn markdown_shows_sizes_regressions_and_infeasible_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let res = Results::open(dir.path());
+        let cell = |id: &str, selected| CellEntry {
+            id: id.into(),
+            arch: "x86".into(),
+            smp: "up".into(),
+            mmu: "mmu".into(),
+            selected,
+        };
+        let mut run = run_summary(
+            vec![
+                cell("x86-up-mmu", true),
+                cell("x86-up-nommu", true),
+                cell("arm-up-mmu", false),
+            ],
+            vec![crate::model::Regression::new(
+                "x86-up-mmu",
+                crate::model::RegressionKind::NewWarnings,
+                "1 new warning(s)",
+            )],
+        );
         for (tree, size, warn) in [("base", 160, 0), ("patched", 168, 1)] {
             let mut c = record("x86-up-mmu", tree, Stage::Configure, Status::Ok);
             c.configure = Some(ConfigureData {
