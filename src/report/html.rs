@@ -12,7 +12,7 @@
 //! page is written to to the run directory, so a page written into the run
 //! directory (`-o results/<run>/report.html`) links `x86-up-mmu/base/build.log`.
 
-use super::html_layout::layouts;
+use super::html_layout::{esc, layouts};
 use super::load::{BootView, BuildStatus, BuildView, Report, Row};
 use super::markdown::{boot_word, build_word, bytes_delta};
 use crate::model::BootOutcome;
@@ -57,22 +57,6 @@ const JS: &str = r#"(function () {
 
 /// How many compiler errors of a failed build the details quote.
 const QUOTED_ERRORS: usize = 20;
-
-/// `s` with `& < > " '` escaped, for text and attribute values alike.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 /// A relative path as a URL path: bytes outside `A-Za-z0-9-._~/`
 /// percent-encoded.

@@ -2,10 +2,26 @@
 //! patched side by side, with changed members, holes and cache lines
 //! marked.
 
-use super::html::esc;
 use super::load::{Report, Row};
 use crate::measure::dwarf::{Hole, Layout};
 use std::fmt::Write as _;
+
+/// `s` with `& < > " '` escaped, for text and attribute values alike (the
+/// whole HTML report's escaper).
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
 
 /// Bytes per cache line, for the boundaries in struct layouts.
 const CACHE_LINE: u64 = 64;

@@ -13,7 +13,16 @@ pub mod markdown;
 pub mod plan;
 pub mod progress;
 
-pub use load::{load, Report, Row, SizeDelta};
+pub use load::{Report, Row, SizeDelta};
+
+/// Every record of a run, read into the report every format renders, with
+/// what the series fixed judged from its rows.
+pub fn load(results: &crate::store::Results, run: crate::model::RunSummary) -> Report {
+    let mut r = load::load(results, run);
+    r.fixed = fixed::fixed(&r.cells);
+    r.summary.fixed = r.fixed.len();
+    r
+}
 pub use markdown::markdown;
 
 /// `1.5 GiB`.
