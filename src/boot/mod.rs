@@ -10,6 +10,7 @@ pub mod flat;
 pub mod run;
 pub mod shim;
 pub mod splat;
+pub mod stall;
 pub mod workload;
 
 use crate::arch::Arch;
@@ -399,76 +400,19 @@ fn last_line(text: &str) -> String {
         .collect()
 }
 
-/// `args` with `-monitor none` turned into a monitor on the unix socket
-/// `sock`, which `registers` asks when the guest stalls.
-fn with_monitor(args: &[String], sock: &Path) -> Vec<String> {
-    let mut out = args.to_vec();
-    if let Some(i) = out
-        .windows(2)
-        .position(|w| w[0] == "-monitor" && w[1] == "none")
-    {
-        out[i + 1] = format!("unix:{},server=on,wait=off", sock.display());
-    }
-    out
-}
-
-/// QEMU's `info registers`, asked on its monitor socket.
-fn registers(sock: &Path) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(300))).ok()?;
-    let mut text = Vec::new();
-    let read_for = |s: &mut std::os::unix::net::UnixStream, secs: u64, text: &mut Vec<u8>| {
-        let until = Instant::now() + Duration::from_secs(secs);
-        let mut buf = [0u8; 4096];
-        while Instant::now() < until {
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => text.extend_from_slice(&buf[..n]),
-                Err(_) if text.ends_with(b"(qemu) ") => break,
-                Err(_) => {}
-            }
-        }
-    };
-    read_for(&mut s, 2, &mut text);
-    text.clear();
-    s.write_all(b"info registers\n").ok()?;
-    read_for(&mut s, 3, &mut text);
-    let t = String::from_utf8_lossy(&text)
-        .replace("\x1b[K", "")
-        .replace('\r', "");
-    let body: Vec<&str> = t
-        .lines()
-        .filter(|l| {
-            !l.trim().is_empty() && !l.contains("info registers") && !l.starts_with("(qemu)")
-        })
-        .collect();
-    (!body.is_empty()).then(|| body.join("\n") + "\n")
-}
-
-/// The program counter in `info registers` output, as QEMU names it for
-/// the guest (`R15=` on 32-bit arm, `PC=`, `RIP=`, `NIP `, ` pc `).
-fn last_pc(regs: &str) -> Option<String> {
-    for key in ["R15=", "PC=", "RIP=", "NIP ", "pc "] {
-        for l in regs.lines() {
-            let Some(i) = l.find(key) else { continue };
-            let v: String = l[i + key.len()..]
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_ascii_hexdigit())
-                .collect();
-            if !v.is_empty() {
-                return Some(format!("{key}{v}"));
-            }
-        }
-    }
-    None
-}
-
 /// Boot and watch the console (saved to `log`) until the result marker, a
 /// panic, silence, the time limit, or QEMU's exit. A guest that stalls is
-/// asked for its registers first (saved beside `log` as registers.txt).
-pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData {
+/// asked for its registers first, several times (the first answer saved
+/// beside `log` as registers.txt, every PC in pc-samples.txt), and the
+/// record says where its CPUs were, named with `symbols` (the image's
+/// System.map text symbols) when given.
+pub fn boot(
+    qemu: &str,
+    args: &[String],
+    log: &Path,
+    limits: Limits,
+    symbols: Option<&Path>,
+) -> BootData {
     static SOCKETS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     // A short path: unix socket names are limited to 108 bytes.
     let sock = std::env::temp_dir().join(format!(
@@ -476,15 +420,17 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         std::process::id(),
         SOCKETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    let args = with_monitor(args, &sock);
+    let args = stall::with_monitor(args, &sock);
     let line = proc::shell_line(qemu, &args);
     let _ = std::fs::remove_file(log);
     let regs_file = log.with_file_name("registers.txt");
+    let pcs_file = log.with_file_name("pc-samples.txt");
     let _ = std::fs::remove_file(&regs_file);
+    let _ = std::fs::remove_file(&pcs_file);
     let start = Instant::now();
     let mut seen: Option<console::Console> = None;
     let mut marker_at = None;
-    let mut regs = None;
+    let mut samples = Vec::new();
     let mut cmd = Command::new(qemu);
     cmd.args(&args);
     let watch = |text: &str| {
@@ -497,14 +443,23 @@ pub fn boot(qemu: &str, args: &[String], log: &Path, limits: Limits) -> BootData
         done
     };
     let res = proc::run_watched_then(cmd, log, limits.total, limits.silence, watch, || {
-        regs = registers(&sock);
+        samples = stall::sample(&sock, stall::SAMPLES, stall::GAP);
     });
     let _ = std::fs::remove_file(&sock);
-    let where_ = match &regs {
-        Some(r) => {
-            let _ = crate::store::write_atomic(&regs_file, r.as_bytes());
-            match last_pc(r) {
-                Some(pc) => format!("; QEMU's last PC: {pc} (all registers in registers.txt)"),
+    let where_ = match samples.first() {
+        Some(first) => {
+            let _ = crate::store::write_atomic(&regs_file, first.as_bytes());
+            let syms = symbols
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|m| stall::Symbols::parse(&m));
+            let _ = crate::store::write_atomic(
+                &pcs_file,
+                stall::listing(&samples, syms.as_ref()).as_bytes(),
+            );
+            match stall::summary(&samples, syms.as_ref()) {
+                Some(s) => {
+                    format!("; where the guest was: {s}; in pc-samples.txt and registers.txt")
+                }
                 None => "; QEMU's registers are in registers.txt".into(),
             }
         }
@@ -595,27 +550,6 @@ mod tests {
         );
         assert_eq!(clang_from_toolchain(&["LLVM=-19".into()]), "clang-19");
         assert_eq!(lld_for("clang-19"), "ld.lld-19");
-    }
-
-    #[test]
-    fn a_stalled_guest_is_asked_for_its_pc() {
-        let args: Vec<String> = ["-nographic", "-monitor", "none", "-no-reboot"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(
-            with_monitor(&args, Path::new("/tmp/m.sock")).join(" "),
-            "-nographic -monitor unix:/tmp/m.sock,server=on,wait=off -no-reboot"
-        );
-        // QEMU 10's `info registers`, as printed for each guest.
-        let arm = "R00=00000000 R01=ffffffff R02=20000000 R03=21008001\n\
-                   R12=00000000 R13=00001000 R14=ffffffff R15=21008000\n\
-                   XPSR=81000000 N--- T priv-thread\n";
-        assert_eq!(last_pc(arm).as_deref(), Some("R15=21008000"));
-        let x86 = "RAX=0000000000000000 RBX=0000000000000000\nRIP=ffffffff81000000 RFL=00000002\n";
-        assert_eq!(last_pc(x86).as_deref(), Some("RIP=ffffffff81000000"));
-        let riscv = " pc       0000000080200000\n mhartid  0000000000000000\n";
-        assert_eq!(last_pc(riscv).as_deref(), Some("pc 0000000080200000"));
-        assert_eq!(last_pc("nothing here\n"), None);
     }
 
     #[test]

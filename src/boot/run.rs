@@ -2,7 +2,7 @@
 //! guest's test payloads where the arch has a compiler for them), the QEMU
 //! boot, and the record of what the console showed.
 
-use crate::build::run::{DTB, IMAGE};
+use crate::build::run::{DTB, IMAGE, SYMBOLS};
 use crate::error::Result;
 use crate::events::{Stage, Tree};
 use crate::matrix::{Cell, Mmu};
@@ -296,7 +296,9 @@ pub fn boot(
                     limits.total = Duration::from_secs(900);
                 }
                 limits.total += Duration::from_secs(u64::from(ctx.opts.workload_secs) * 2);
-                let mut b = super::boot(&qemu, &args, &dir.join("console.log"), limits);
+                let symbols = dir.join(SYMBOLS);
+                let symbols = symbols.exists().then_some(symbols.as_path());
+                let mut b = super::boot(&qemu, &args, &dir.join("console.log"), limits, symbols);
                 if ird.payload && b.tests.is_none() && b.outcome == BootOutcome::Booted {
                     b.guest_tests_note = Some(format!(
                         "the vma tests ran but printed no summary (exit status {})",

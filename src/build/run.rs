@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 pub const IMAGE: &str = "boot-image";
 /// The dtb of a cell-tree whose recipe names one, kept beside the image.
 pub const DTB: &str = "boot-dtb";
+/// The text symbols of the image's System.map, kept beside it: they name
+/// the program counters of a guest that stalls.
+pub const SYMBOLS: &str = "boot-symbols";
 
 pub fn build(ctx: &StageCtx, cell: &Cell, tree: &Tree, commit: &str, dir: &Path) -> Result<Record> {
     ctx.started(cell, tree, Stage::Build);
@@ -108,6 +111,12 @@ pub fn build(ctx: &StageCtx, cell: &Cell, tree: &Tree, commit: &str, dir: &Path)
             let from = bdir.join(img);
             let to = dir.join(IMAGE);
             std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+            // Every kbuild link writes System.map; without it a stall is
+            // shown by address only.
+            if let Ok(map) = std::fs::read_to_string(bdir.join("System.map")) {
+                let syms = crate::boot::stall::text_symbols(&map);
+                crate::store::write_atomic(&dir.join(SYMBOLS), syms.as_bytes())?;
+            }
         }
         if let Some(dtb) = &facts.dtb {
             let from = bdir
