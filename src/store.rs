@@ -218,7 +218,9 @@ pub fn run_id_from(ts: &str) -> String {
         .to_string()
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// `(year, month, day)` of a day count since 1970-01-01 (Howard Hinnant's
+/// civil_from_days).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719468;
     let era = z.div_euclid(146097);
     let doe = z - era * 146097;
