@@ -41,6 +41,11 @@ pub struct Arch {
     /// (riscv does; arm does not). See src/boot/flat.rs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flat_data_gap: Option<u32>,
+    /// Where the booted kernel's text runs minus where System.map puts it:
+    /// a relocatable kernel linked at 0 runs where QEMU loads it. The PCs of
+    /// a stalled guest are named with System.map shifted by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_offset: Option<u64>,
     /// Why the vma tests cannot run in this arch's guests, if they cannot.
     pub vmatest_skip: Option<String>,
     /// C compiler (with a static target libc and liburcu) that builds
@@ -93,6 +98,7 @@ impl Arch {
             init_cflags: self.init_cflags.or_else(|| base.init_cflags.clone()),
             flat: self.flat.or(base.flat),
             flat_data_gap: self.flat_data_gap.or(base.flat_data_gap),
+            text_offset: self.text_offset.or(base.text_offset),
             vmatest_skip: self.vmatest_skip.or_else(|| base.vmatest_skip.clone()),
             vmatest_cc: self.vmatest_cc.or_else(|| base.vmatest_cc.clone()),
             vmatest_cflags: self.vmatest_cflags.or_else(|| base.vmatest_cflags.clone()),

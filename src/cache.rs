@@ -134,7 +134,12 @@ impl<'a> Cache<'a> {
             keep => {
                 if store::copy_tree(dir, &cd).is_ok() {
                     if keep == Keep::AllButBoot {
-                        for f in ["boot.json", "console.log"] {
+                        for f in [
+                            "boot.json",
+                            "console.log",
+                            "registers.txt",
+                            "pc-samples.txt",
+                        ] {
                             let _ = std::fs::remove_file(cd.join(f));
                         }
                     }

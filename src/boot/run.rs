@@ -194,13 +194,13 @@ fn initramfs(
             log.display()
         ));
     }
-    let clang = super::clang_from_toolchain(&ctx.p.matrix.toolchain);
-    let (path, mut cmds) = super::build_initramfs(
+    let clang = super::initramfs::clang_from_toolchain(&ctx.p.matrix.toolchain);
+    let (path, mut cmds) = super::initramfs::build_initramfs(
         &clang,
         &facts,
         &ctx.p.src(),
         &headers,
-        super::Payloads {
+        super::initramfs::Payloads {
             vma: payload.as_deref(),
             workload_secs: (secs > 0).then_some(secs),
             nommu,

@@ -28,9 +28,16 @@ pub fn with_monitor(args: &[String], sock: &Path) -> Vec<String> {
 }
 
 /// QEMU's `info registers -a` (every vCPU), asked `n` times on its monitor
-/// socket, `gap` apart. Empty when the monitor does not answer.
+/// socket, `gap` apart, within 15 s in all. The guest keeps running: an
+/// emulated CPU's PC is then the last one QEMU stored (at the end of a
+/// translated block or an indirect jump), which names the functions of a
+/// loop. Stopping the guest for each sample was tried on the real riscv
+/// hang: QEMU delivered a pending interrupt first, and 12 of 20 samples
+/// fell on the trap vector (handle_exception) instead of the loop. Empty when the monitor does not answer; an answer
+/// cut short ends the sampling, so every sample is whole.
 pub fn sample(sock: &Path, n: usize, gap: Duration) -> Vec<String> {
     use std::io::Write;
+    let until = Instant::now() + Duration::from_secs(15);
     let Ok(mut s) = std::os::unix::net::UnixStream::connect(sock) else {
         return vec![];
     };
@@ -39,17 +46,24 @@ pub fn sample(sock: &Path, n: usize, gap: Duration) -> Vec<String> {
     {
         return vec![];
     }
+    let ask = |s: &mut std::os::unix::net::UnixStream, cmd: &str| -> Option<Vec<u8>> {
+        s.write_all(format!("{cmd}\n").as_bytes()).ok()?;
+        prompt(s, until)
+    };
     // The greeting ends with the first prompt.
-    prompt(&mut s);
     let mut out = Vec::new();
+    if prompt(&mut s, until).is_none() {
+        return out;
+    }
     for i in 0..n {
         if i > 0 {
             std::thread::sleep(gap);
         }
-        if s.write_all(b"info registers -a\n").is_err() {
+        if crate::proc::interrupted() {
             break;
         }
-        match body(&prompt(&mut s)) {
+        let regs = ask(&mut s, "info registers -a");
+        match regs.as_deref().and_then(body) {
             Some(b) => out.push(b),
             None => break,
         }
@@ -57,20 +71,24 @@ pub fn sample(sock: &Path, n: usize, gap: Duration) -> Vec<String> {
     out
 }
 
-/// What the monitor prints up to its next prompt (3 s at most).
-fn prompt(s: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
-    use std::io::Read;
-    let until = Instant::now() + Duration::from_secs(3);
+/// What the monitor prints up to its next prompt, or None when the prompt
+/// does not come by `until` or the socket fails.
+fn prompt(s: &mut std::os::unix::net::UnixStream, until: Instant) -> Option<Vec<u8>> {
+    use std::io::{ErrorKind, Read};
     let mut text = Vec::new();
     let mut buf = [0u8; 8192];
-    while Instant::now() < until && !text.ends_with(b"(qemu) ") {
+    while !text.ends_with(b"(qemu) ") {
+        if Instant::now() >= until {
+            return None;
+        }
         match s.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return None,
             Ok(n) => text.extend_from_slice(&buf[..n]),
-            Err(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return None,
         }
     }
-    text
+    Some(text)
 }
 
 /// A monitor answer without the echoed command, the prompt and the
@@ -153,32 +171,40 @@ fn hex(s: &str) -> Option<u64> {
 }
 
 /// The text symbols of a System.map (`addr type name`), the part of it
-/// that names program counters, plus `_etext`, where the kernel's text ends.
-pub fn text_symbols(system_map: &str) -> String {
+/// that names program counters, with the bounds of the kernel's text and
+/// init text (`_etext`, `_sinittext`, `_einittext`), each address moved by
+/// `offset` to where the booted kernel runs (the arch's `text_offset`).
+pub fn text_symbols(system_map: &str, offset: u64) -> String {
     let mut out = String::new();
     for l in system_map.lines() {
         let mut f = l.split_whitespace();
-        let (Some(_), Some(ty), Some(name)) = (f.next(), f.next(), f.next()) else {
+        let (Some(a), Some(ty), Some(name)) = (f.next(), f.next(), f.next()) else {
             continue;
         };
-        if matches!(ty, "T" | "t" | "W" | "w") || name == "_etext" {
-            out.push_str(l);
-            out.push('\n');
+        let Ok(a) = u64::from_str_radix(a, 16) else {
+            continue;
+        };
+        if matches!(ty, "T" | "t" | "W" | "w") || BOUNDS.contains(&name) {
+            out.push_str(&format!("{:016x} {ty} {name}\n", a.wrapping_add(offset)));
         }
     }
     out
 }
 
-/// A kernel's text symbols, sorted by address.
+const BOUNDS: [&str; 3] = ["_etext", "_sinittext", "_einittext"];
+
+/// A kernel's text symbols, sorted by address, and where its text and
+/// init text end.
 pub struct Symbols {
     syms: Vec<(u64, String)>,
-    end: Option<u64>,
+    etext: Option<u64>,
+    init: Option<(u64, u64)>,
 }
 
 impl Symbols {
     pub fn parse(map: &str) -> Symbols {
         let mut syms = Vec::new();
-        let mut end = None;
+        let (mut etext, mut sinit, mut einit) = (None, None, None);
         for l in map.lines() {
             let mut f = l.split_whitespace();
             let (Some(a), Some(ty), Some(name)) = (f.next(), f.next(), f.next()) else {
@@ -187,23 +213,33 @@ impl Symbols {
             let Ok(a) = u64::from_str_radix(a, 16) else {
                 continue;
             };
-            if name.starts_with(".L") || name.starts_with('$') {
-                continue;
-            } else if name == "_etext" {
-                end = Some(a);
-            } else if matches!(ty, "T" | "t" | "W" | "w") {
+            match name {
+                "_etext" => etext = Some(a),
+                "_sinittext" => sinit = Some(a),
+                "_einittext" => einit = Some(a),
+                _ => {}
+            }
+            if matches!(ty, "T" | "t" | "W" | "w")
+                && !name.starts_with(".L")
+                && !name.starts_with('$')
+            {
                 syms.push((a, name.to_string()));
             }
         }
         syms.sort();
-        Symbols { syms, end }
+        Symbols {
+            syms,
+            etext,
+            init: sinit.zip(einit),
+        }
     }
 
     /// The function `pc` is in and the offset into it, or None outside the
-    /// kernel's text (user space, firmware, or a kernel loaded elsewhere
-    /// than it was linked for).
+    /// kernel's text and init text (user space, firmware, or a kernel
+    /// running elsewhere than the symbols say).
     pub fn name(&self, pc: u64) -> Option<(&str, u64)> {
-        if self.end.is_some_and(|e| pc >= e) {
+        let in_init = self.init.is_some_and(|(s, e)| (s..e).contains(&pc));
+        if !in_init && self.etext.is_some_and(|e| pc >= e) {
             return None;
         }
         let i = self.syms.partition_point(|(a, _)| *a <= pc);
@@ -378,8 +414,16 @@ mod tests {
     fn outside_the_text_is_not_named() {
         let syms = Symbols::parse(
             "ffffffff80000000 T _stext\nffffffff80001000 t foo\n\
-             ffffffff80002000 T bar\nffffffff80003000 D _etext\n",
+             ffffffff80002000 T bar\nffffffff80003000 D _etext\n\
+             ffffffff80010000 T _sinittext\nffffffff80010000 T start_kernel\n\
+             ffffffff80010400 T _einittext\n",
         );
+        // Boot-time code lies above _etext, in the init text.
+        assert_eq!(
+            syms.name(0xffff_ffff_8001_0010),
+            Some(("start_kernel", 0x10))
+        );
+        assert_eq!(syms.name(0xffff_ffff_8001_0400), None, "past _einittext");
         assert_eq!(syms.name(0xffff_ffff_8000_1010), Some(("foo", 0x10)));
         assert_eq!(syms.name(0xffff_ffff_8000_2fff), Some(("bar", 0xfff)));
         assert_eq!(syms.name(0xffff_ffff_8000_3000), None, "past _etext");
@@ -387,8 +431,8 @@ mod tests {
         let s = summary(&["CPU#0\n pc 0000000000001000\n".into()], Some(&syms)).unwrap();
         assert!(s.contains("0x1000 (outside the kernel's text) 1/1"), "{s}");
         assert_eq!(
-            text_symbols("1 T a\n2 D d\n3 t b\n4 D _etext\n5 r c\n"),
-            "1 T a\n3 t b\n4 D _etext\n"
+            text_symbols("1 T a\n2 D d\n3 t b\n4 D _etext\n5 r c\n", 0x8000_0000),
+            "0000000080000001 T a\n0000000080000003 t b\n0000000080000004 D _etext\n"
         );
     }
 }

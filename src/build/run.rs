@@ -112,10 +112,11 @@ pub fn build(ctx: &StageCtx, cell: &Cell, tree: &Tree, commit: &str, dir: &Path)
             let to = dir.join(IMAGE);
             std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
             // Every kbuild link writes System.map; without it a stall is
-            // shown by address only.
+            // shown by address only (an optional aid: no error).
+            let _ = std::fs::remove_file(dir.join(SYMBOLS));
             if let Ok(map) = std::fs::read_to_string(bdir.join("System.map")) {
-                let syms = crate::boot::stall::text_symbols(&map);
-                crate::store::write_atomic(&dir.join(SYMBOLS), syms.as_bytes())?;
+                let syms = crate::boot::stall::text_symbols(&map, facts.text_offset.unwrap_or(0));
+                let _ = crate::store::write_atomic(&dir.join(SYMBOLS), syms.as_bytes());
             }
         }
         if let Some(dtb) = &facts.dtb {

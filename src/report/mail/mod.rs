@@ -1000,7 +1000,6 @@ fn wrap(text: &str, first: &str, rest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::envelope::*;
-    use std::path::Path;
     use super::*;
     use crate::boot::splat::{Splat, SplatKind};
     use crate::checks::{Checkpatch, PatchChecks, SeriesChecks};
@@ -1013,6 +1012,7 @@ mod tests {
     };
     use crate::series::{PatchInfo, SeriesInfo};
     use crate::store::Results;
+    use std::path::Path;
 
     const COVER_ID: &str = "cover.1781234567.git.ann@example.org";
 
