@@ -340,6 +340,19 @@ fn x86_and_riscv_nommu_measure_boot_and_agree_with_pahole() {
         let log = std::fs::read_to_string(base_dir.join(id).join("base/build.log")).unwrap();
         assert!(!log.contains("jobserver unavailable"), "{id}");
         assert!(log.contains("  CC "), "{id}: nothing compiled?");
+        // The text symbols that name a stalled guest's PCs are kept with
+        // the image, moved to where the guest runs them (riscv NOMMU: the
+        // RAM base).
+        let syms = std::fs::read_to_string(base_dir.join(id).join("base/boot-symbols")).unwrap();
+        let start = syms.lines().find(|l| l.ends_with(" T start_kernel"));
+        let start = u64::from_str_radix(&start.expect(id)[..16], 16).unwrap();
+        let want = if id == "riscv-up-nommu" {
+            0x8000_0000
+        } else {
+            0xffff_ffff_8000_0000
+        };
+        assert!(start >= want, "{id}: start_kernel at {start:#x}");
+        assert!(syms.lines().any(|l| l.ends_with(" _etext")), "{id}");
     }
     let x86_base = row(&v, "x86-up-mmu").clone();
     let t = &x86_base["boot"]["base"]["vma_tests"];
