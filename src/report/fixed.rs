@@ -107,7 +107,13 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
                 out.push(Regression::new(
                     id,
                     Kind::Selftest,
-                    format!("selftest {}: fails on base, passes on patched", t.name),
+                    match bt.failures() {
+                        Some(f) => format!(
+                            "selftest {}: fails on base ({f}), passes on patched",
+                            t.name
+                        ),
+                        None => format!("selftest {}: fails on base, passes on patched", t.name),
+                    },
                 ));
             }
         }

@@ -38,7 +38,7 @@
 //! 0 pass, 1 fail, 2 xfail, 3 xpass, 4 skip.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Printed by the guest before a test: `VMAMATRIX-SELFTEST-START <name>`.
 pub const START_MARKER: &str = "VMAMATRIX-SELFTEST-START";
@@ -139,6 +139,11 @@ pub struct SelftestRun {
     pub planned: Option<u32>,
     /// Subtests that failed (`not ok`, including `# error`).
     pub failed: Vec<String>,
+    /// What the test printed about a failed subtest: its first `# ` line
+    /// after the result before it (kselftest's ksft_print_msg, the
+    /// harness's `Expected ...`), harness status lines aside. By subtest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_why: BTreeMap<String, String>,
     /// Subtests that passed (`ok` without a directive, XFAIL and XPASS
     /// too): what a later failure is compared against.
     #[serde(default)]
@@ -168,6 +173,33 @@ pub enum Verdict {
 }
 
 impl SelftestRun {
+    /// The failed subtests, each with what the test said about it, for a
+    /// report line: `not ok: name (why); name2`.
+    pub fn failures(&self) -> Option<String> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let each: Vec<String> = self
+            .failed
+            .iter()
+            .take(3)
+            .map(|f| match self.failed_why.get(f) {
+                Some(why) => format!("{f} ({why})"),
+                None => f.clone(),
+            })
+            .collect();
+        let more = self.failed.len().saturating_sub(3);
+        Some(format!(
+            "not ok: {}{}",
+            each.join("; "),
+            if more > 0 {
+                format!("; {more} more")
+            } else {
+                String::new()
+            }
+        ))
+    }
+
     /// The overall result, as kselftest's runner.sh sees it (exit 0 pass,
     /// 4 skip, anything else fail), except that a run whose subtests were
     /// all skipped is a skip, and failed subtests fail it whatever the exit.
@@ -297,6 +329,40 @@ pub fn parse_tap(text: &str) -> Vec<TestResult> {
         .collect()
 }
 
+/// For each failed subtest, the first diagnostic (`# ` line) between the
+/// result line before it and its `not ok` (the harness's `Expected ...`
+/// comes before its "Test terminated by assertion"), leaving out the
+/// harness's own status lines (RUN, OK, FAIL, SKIP, PASSED, FAILED,
+/// Totals, Planned).
+fn failure_messages(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut last: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(r) = parse_result_line(line) {
+            if matches!(r.result, TapResult::Fail | TapResult::Error) {
+                if let Some(m) = last.take() {
+                    out.entry(r.name).or_insert(m);
+                }
+            }
+            last = None;
+        } else if let Some(c) = line.strip_prefix('#') {
+            let c = c.trim();
+            let status = [
+                "RUN ", "OK ", "FAIL ", "SKIP", "PASSED", "FAILED", "Totals:", "Planned",
+            ]
+            .iter()
+            .any(|k| c.starts_with(k))
+                || c == "OK"
+                || c.is_empty();
+            if !status && last.is_none() {
+                last = Some(c.chars().take(200).collect());
+            }
+        }
+    }
+    out
+}
+
 /// Parse a `# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N` line.
 fn parse_totals_line(line: &str) -> Option<Totals> {
     let rest = line.strip_prefix("# Totals:")?;
@@ -361,6 +427,7 @@ pub fn summarize(name: &str, text: &str, end: EndStatus) -> SelftestRun {
             comment_skip = Some(why.trim().to_string());
         }
     }
+    run.failed_why = failure_messages(text);
     let mut counted = Totals::default();
     for r in &results {
         match r.result {
@@ -520,7 +587,10 @@ pub fn regressions(base: &[SelftestRun], patched: &[SelftestRun]) -> Vec<String>
         let mut seen = BTreeSet::new();
         for f in &p.failed {
             if passed.contains(f.as_str()) && seen.insert(f.as_str()) {
-                out.push(format!("{} / {f}", b.name));
+                out.push(match p.failed_why.get(f) {
+                    Some(why) => format!("{} / {f} ({why})", b.name),
+                    None => format!("{} / {f}", b.name),
+                });
             }
         }
     }
@@ -537,6 +607,37 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Why a subtest failed, as the test said it: the real s390-smp-mmu
+    /// base run of mremap_test (v4 full run, shard 3), whose preamble
+    /// mapping hit one already there, and the harness's `Expected` line.
+    #[test]
+    fn a_failed_subtest_keeps_what_the_test_said() {
+        let text = fixture("mremap_test-s390-base.console");
+        let r = summarize("mremap_test", &text, EndStatus::Exited(1));
+        let name = "5MB mremap - Source 1MB-aligned, Dest 1MB-aligned with 40MB Preamble";
+        assert_eq!(r.failed, [name]);
+        assert_eq!(
+            r.failed_why.get(name).map(String::as_str),
+            Some("Failed to map dest preamble region: File exists")
+        );
+        assert_eq!(
+            r.failures().unwrap(),
+            format!("not ok: {name} (Failed to map dest preamble region: File exists)")
+        );
+        let m = summarize("merge", &fixture("merge.txt"), EndStatus::Exited(1));
+        let why = &m.failed_why["merge.anon_and_page_offset_mismatch_memfd"];
+        assert!(
+            why.starts_with("merge.c:1362:anon_and_page_offset_mismatch_memfd:Expected"),
+            "{why}"
+        );
+        let ok = summarize(
+            "mremap_dontunmap",
+            &fixture("mremap_dontunmap.txt"),
+            EndStatus::Exited(0),
+        );
+        assert!(ok.failed_why.is_empty() && ok.failures().is_none());
     }
 
     /// Print what a console log holds:
