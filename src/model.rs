@@ -344,6 +344,10 @@ pub struct WorkloadData {
     /// `VMAMATRIX-WORKLOAD-FAIL` lines: kind, step, value.
     pub fails: Vec<String>,
     pub notes: Vec<String>,
+    /// `VMAMATRIX-WORKLOAD-VMA` lines: the /proc/self/maps lines around the
+    /// mutator's region after a failure the layout may explain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vmas: Vec<String>,
 }
 
 impl WorkloadData {

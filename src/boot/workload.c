@@ -251,6 +251,53 @@ static int fresh_mapping(struct worker *w)
 }
 
 #ifndef VMAMATRIX_NOMMU
+static char vmas_buf[65536];
+
+static unsigned long hex_at(char **c)
+{
+	unsigned long v = 0;
+
+	for (;; (*c)++) {
+		char ch = **c;
+
+		if (ch >= '0' && ch <= '9')
+			v = v * 16 + (ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v = v * 16 + (ch - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/* After a failure that the layout may explain (a VMA that did not merge
+ * back, a range another VMA took), the lines of /proc/self/maps within a
+ * page of [from, from + len): only the mutator calls it, after fail().
+ */
+static void show_vmas(struct worker *w, const char *from, unsigned long len)
+{
+	unsigned long lo = (unsigned long)from - ps, hi = (unsigned long)from + len + ps;
+	char *l = vmas_buf, *e, *c, keep;
+
+	if (w->shown > 5 || slurp("/proc/self/maps", vmas_buf, sizeof(vmas_buf)) <= 0)
+		return;
+	for (; *l; l = e + (*e != 0)) {
+		unsigned long start, end;
+
+		for (e = l; *e && *e != '\n'; e++)
+			;
+		c = l;
+		start = hex_at(&c);
+		c += *c == '-';
+		end = hex_at(&c);
+		if (start < hi && end > lo) {
+			keep = *e;
+			*e = 0;
+			say("VMAMATRIX-WORKLOAD-VMA %s\n", l);
+			*e = keep;
+		}
+	}
+}
+
 /* The mutator's region m (M_PAGES pages holding MAGIC(page) between
  * operations) and the shared region, split and merged, unmapped in part,
  * replaced, dropped and moved. Round @n picks the pages (with masks, not
@@ -284,8 +331,11 @@ static int mutate_mmu(struct worker *w, char **m, unsigned long n)
 		return fail(w, OP_MUNMAP, "munmap", r);
 	q = _sys_mmap(p + k * ps, ps, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (q != p + k * ps)
-		return fail(w, OP_MUNMAP, "refill", (long)q);
+	if (q != p + k * ps) {
+		fail(w, OP_MUNMAP, "refill", (long)q);
+		show_vmas(w, p, M_PAGES * ps);
+		return -1;
+	}
 	if (check(w, OP_MUNMAP, p, k, k + 1, 1) || check(w, OP_MUNMAP, p, 0, k, 0))
 		return -1;
 	fill(p, k, k + 1);
@@ -313,15 +363,21 @@ static int mutate_mmu(struct worker *w, char **m, unsigned long n)
 	 */
 	w->ops[OP_MREMAP]++;
 	q = _sys_mremap(p, M_PAGES * ps, (M_PAGES + 2) * ps, MREMAP_MAYMOVE, NULL);
-	if (bad_ptr(q))
-		return fail(w, OP_MREMAP, "grow", (long)q);
+	if (bad_ptr(q)) {
+		fail(w, OP_MREMAP, "grow", (long)q);
+		show_vmas(w, p, M_PAGES * ps);
+		return -1;
+	}
 	*m = p = q;
 	if (check(w, OP_MREMAP, p, 0, M_PAGES, 0) ||
 	    check(w, OP_MREMAP, p, M_PAGES, M_PAGES + 2, 1))
 		return -1;
 	q = _sys_mremap(p, (M_PAGES + 2) * ps, M_PAGES * ps, 0, NULL);
-	if (q != p)
-		return fail(w, OP_MREMAP, "shrink", (long)q);
+	if (q != p) {
+		fail(w, OP_MREMAP, "shrink", (long)q);
+		show_vmas(w, p, (M_PAGES + 2) * ps);
+		return -1;
+	}
 	d = map(M_PAGES * ps, PROT_NONE);
 	if (bad_ptr(d))
 		return fail(w, OP_MREMAP, "reserve", (long)d);

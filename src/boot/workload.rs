@@ -9,6 +9,7 @@ pub const END: &str = "VMAMATRIX-WORKLOAD-END";
 pub const FAIL: &str = "VMAMATRIX-WORKLOAD-FAIL";
 pub const NOTE: &str = "VMAMATRIX-WORKLOAD-NOTE";
 pub const EXIT: &str = "VMAMATRIX-WORKLOAD-EXIT";
+pub const VMA: &str = "VMAMATRIX-WORKLOAD-VMA";
 pub const BEFORE: &str = "VMAMATRIX-VMSTAT-BEFORE";
 pub const AFTER: &str = "VMAMATRIX-VMSTAT-AFTER";
 
@@ -63,6 +64,7 @@ pub fn parse(text: &str) -> Option<WorkloadData> {
             }
             FAIL => d.fails.push(rest.trim().to_string()),
             NOTE => d.notes.push(rest.trim().to_string()),
+            VMA => d.vmas.push(rest.trim().to_string()),
             EXIT => d.exit = rest.trim().parse().ok(),
             _ => {}
         }
@@ -83,6 +85,7 @@ VMAMATRIX-WORKLOAD-OP touch ops=227104 failed=0
 [    3.4] random: crng init done
 VMAMATRIX-WORKLOAD-OP mremap ops=4476 failed=1
 VMAMATRIX-WORKLOAD-FAIL mremap contents 0
+VMAMATRIX-WORKLOAD-VMA 7f0000000000-7f0000004000 rw-p 00000000 00:00 0 
 VMAMATRIX-VMSTAT-AFTER vma_lock_success=5010 vma_lock_abort=3 vma_lock_retry=1 vma_lock_miss=9
 VMAMATRIX-WORKLOAD-END ops=231580 failed=1
 VMAMATRIX-WORKLOAD-EXIT 1
@@ -94,6 +97,7 @@ VMAMATRIX-RESULT 0
         assert_eq!(w.ops[1].failed, 1);
         assert_eq!((w.total, w.failed, w.exit), (231580, 1, Some(1)));
         assert_eq!(w.fails, ["mremap contents 0"]);
+        assert_eq!(w.vmas, ["7f0000000000-7f0000004000 rw-p 00000000 00:00 0"]);
         let d = w.lock_delta().unwrap();
         assert_eq!((d.success, d.abort, d.retry, d.miss), (5000, 3, 0, 7));
         assert!(!w.clean());

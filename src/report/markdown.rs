@@ -581,6 +581,12 @@ fn runtime(r: &Report) -> String {
             ));
             if w.failed > 0 {
                 failures.push(format!("- {} {tree}: {}", row.id, workload_failures(w)));
+                if !w.vmas.is_empty() {
+                    failures.push(format!(
+                        "\n  The VMAs around the mutator's region after it (/proc/self/maps):\n\n  ```\n  {}\n  ```\n",
+                        w.vmas.join("\n  ")
+                    ));
+                }
             }
         }
     }
