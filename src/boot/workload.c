@@ -93,7 +93,12 @@ static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 	va_start(args, fmt);
 	len = vsnprintf(line, sizeof(line), fmt, args);
 	va_end(args);
-	_sys_write(1, line, len < (int)sizeof(line) ? len : (int)sizeof(line) - 1);
+	if (len >= (int)sizeof(line)) {
+		/* Cut: still one line, so the next marker starts its own. */
+		len = sizeof(line) - 1;
+		line[len - 1] = '\n';
+	}
+	_sys_write(1, line, len);
 }
 
 /* Count a failed operation; returns -1 for the caller to pass on. */
@@ -232,7 +237,7 @@ static int fresh_mapping(struct worker *w)
 	w->ops[OP_MREMAP]++;
 	q = _sys_mremap(p, M_PAGES * ps, 6 * ps, 0, NULL);
 	if (q != p)
-		return fail(w, OP_MREMAP, "shrink", (long)q);
+		return fail(w, OP_MREMAP, "fresh-shrink", (long)q);
 	if (check(w, OP_MREMAP, p, 0, 6, 0))
 		return -1;
 
@@ -344,8 +349,11 @@ static int mutate_mmu(struct worker *w, char **m, unsigned long n)
 	w->ops[OP_MMAP]++;
 	q = _sys_mmap(p + k * ps, 2 * ps, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (q != p + k * ps)
-		return fail(w, OP_MMAP, "fixed", (long)q);
+	if (q != p + k * ps) {
+		fail(w, OP_MMAP, "fixed", (long)q);
+		show_vmas(w, p, M_PAGES * ps);
+		return -1;
+	}
 	if (check(w, OP_MMAP, p, k, k + 2, 1))
 		return -1;
 	fill(p, k, k + 2);
@@ -370,8 +378,10 @@ static int mutate_mmu(struct worker *w, char **m, unsigned long n)
 	}
 	*m = p = q;
 	if (check(w, OP_MREMAP, p, 0, M_PAGES, 0) ||
-	    check(w, OP_MREMAP, p, M_PAGES, M_PAGES + 2, 1))
+	    check(w, OP_MREMAP, p, M_PAGES, M_PAGES + 2, 1)) {
+		show_vmas(w, p, (M_PAGES + 2) * ps);
 		return -1;
+	}
 	q = _sys_mremap(p, (M_PAGES + 2) * ps, M_PAGES * ps, 0, NULL);
 	if (q != p) {
 		fail(w, OP_MREMAP, "shrink", (long)q);
@@ -383,10 +393,18 @@ static int mutate_mmu(struct worker *w, char **m, unsigned long n)
 		return fail(w, OP_MREMAP, "reserve", (long)d);
 	q = _sys_mremap(p, M_PAGES * ps, M_PAGES * ps,
 			MREMAP_MAYMOVE | MREMAP_FIXED, d);
-	if (q != d)
-		return fail(w, OP_MREMAP, "move", (long)q);
+	if (q != d) {
+		fail(w, OP_MREMAP, "move", (long)q);
+		show_vmas(w, p, M_PAGES * ps);
+		show_vmas(w, d, M_PAGES * ps);
+		return -1;
+	}
 	*m = d;
-	return check(w, OP_MREMAP, d, 0, M_PAGES, 0);
+	if (check(w, OP_MREMAP, d, 0, M_PAGES, 0)) {
+		show_vmas(w, d, M_PAGES * ps);
+		return -1;
+	}
+	return 0;
 }
 #endif
 

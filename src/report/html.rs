@@ -957,6 +957,7 @@ fn boot(r: &Report, base: &str, b: &Option<BootView>) -> String {
                 esc(&w
                     .fails
                     .iter()
+                    .chain(&w.vmas)
                     .chain(&w.notes)
                     .cloned()
                     .collect::<Vec<_>>()

@@ -223,6 +223,7 @@ fn boot_cases(b: &BootView) -> Vec<Case> {
             .fails
             .iter()
             .take(QUOTED)
+            .chain(&w.vmas)
             .cloned()
             .collect::<Vec<_>>()
             .join("\n");
@@ -256,7 +257,10 @@ fn boot_cases(b: &BootView) -> Vec<Case> {
             .failed
             .iter()
             .take(QUOTED)
-            .map(|f| format!("not ok: {f}"))
+            .map(|f| match t.failed_why.get(f) {
+                Some(why) => format!("not ok: {f} ({why})"),
+                None => format!("not ok: {f}"),
+            })
             .collect();
         if t.failed.len() > QUOTED {
             text.push(format!("... {} more", t.failed.len() - QUOTED));

@@ -329,34 +329,59 @@ pub fn parse_tap(text: &str) -> Vec<TestResult> {
         .collect()
 }
 
-/// For each failed subtest, the first diagnostic (`# ` line) between the
-/// result line before it and its `not ok` (the harness's `Expected ...`
-/// comes before its "Test terminated by assertion"), leaving out the
-/// harness's own status lines (RUN, OK, FAIL, SKIP, PASSED, FAILED,
-/// Totals, Planned).
+/// For each failed subtest, what the test said about it: a `Bail out!`
+/// between the result line before it and its `not ok`, else the first
+/// diagnostic (`# ` line) there (the harness's `Expected ...` comes before
+/// its "Test terminated by assertion"), else the result line's own text
+/// after `#`. Left out: the harness's status lines (RUN, OK, FAIL, SKIP,
+/// PASSED, FAILED, Totals, Planned, "Starting N tests") and what comes
+/// before the plan or `TAP version` (a test's preamble). A message a test
+/// prints after its own `not ok` goes to the next failed subtest, if that
+/// one prints none: a limit of reading the order of lines.
 fn failure_messages(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut last: Option<String> = None;
+    let mut first: Option<String> = None;
+    let mut bail: Option<String> = None;
+    let clip = |c: &str| -> String { c.chars().take(200).collect() };
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         if let Some(r) = parse_result_line(line) {
             if matches!(r.result, TapResult::Fail | TapResult::Error) {
-                if let Some(m) = last.take() {
+                let why = bail
+                    .take()
+                    .or(first.take())
+                    .or(r.reason.clone().filter(|x| !x.trim().is_empty()));
+                if let Some(m) = why {
                     out.entry(r.name).or_insert(m);
                 }
             }
-            last = None;
+            first = None;
+            bail = None;
+        } else if line.starts_with("1..") || line.starts_with("TAP version") {
+            first = None;
+            bail = None;
+        } else if let Some(m) = line.strip_prefix("Bail out!") {
+            bail.get_or_insert_with(|| clip(&format!("Bail out! {}", m.trim())));
         } else if let Some(c) = line.strip_prefix('#') {
             let c = c.trim();
             let status = [
-                "RUN ", "OK ", "FAIL ", "SKIP", "PASSED", "FAILED", "Totals:", "Planned",
+                "RUN ",
+                "OK ",
+                "FAIL ",
+                "SKIP",
+                "PASSED",
+                "FAILED",
+                "Totals:",
+                "Planned",
+                "Starting ",
+                "[INFO]",
             ]
             .iter()
             .any(|k| c.starts_with(k))
                 || c == "OK"
                 || c.is_empty();
-            if !status && last.is_none() {
-                last = Some(c.chars().take(200).collect());
+            if !status && first.is_none() {
+                first = Some(clip(c));
             }
         }
     }
@@ -632,6 +657,23 @@ mod tests {
             why.starts_with("merge.c:1362:anon_and_page_offset_mismatch_memfd:Expected"),
             "{why}"
         );
+        // A harness child that bails out: its reason, not "basic: Test failed".
+        let g = summarize(
+            "guard-regions",
+            &fixture("guard-regions-bail.txt"),
+            EndStatus::Exited(1),
+        );
+        assert_eq!(
+            g.failed_why["guard_regions.file.basic"],
+            "Bail out! mkstemp: No such file or directory (2)"
+        );
+        // The first subtest: the preamble (`# Starting N tests`) is not its reason.
+        let h = "TAP version 13\n1..2\n# Starting 2 tests from 1 test cases.\n\
+                 #  RUN           t.a ...\n# t.c:10:a:Expected 1 (1) == 0 (0)\n\
+                 # a: Test terminated by assertion\n#          FAIL  t.a\nnot ok 1 t.a\n\
+                 #  RUN           t.b ...\n#            OK  t.b\nok 2 t.b\n";
+        let h = summarize("t", h, EndStatus::Exited(1));
+        assert_eq!(h.failed_why["t.a"], "t.c:10:a:Expected 1 (1) == 0 (0)");
         let ok = summarize(
             "mremap_dontunmap",
             &fixture("mremap_dontunmap.txt"),

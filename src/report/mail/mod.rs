@@ -610,6 +610,12 @@ fn boot_findings(row: &Row) -> String {
             for f in new {
                 s.push_str(&format!(">> {f}\n"));
             }
+            if !w.vmas.is_empty() {
+                s.push_str("The VMAs around its region after the failure:\n");
+                for v in &w.vmas {
+                    s.push_str(&format!(">> {v}\n"));
+                }
+            }
         }
     }
     if !b.splats.is_empty() {
