@@ -148,6 +148,14 @@ pub fn shard(
 /// Combine the runs in `dirs` (shards of one run: same base, series and
 /// trees) into a new run in `results`; returns its summary.
 pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
+    let runs = shards(dirs)?;
+    merge_shards(runs, results)
+}
+
+/// The run summaries of `dirs`, checked to be the shards of one run (same
+/// base, series, trees, toolchain and configs; every shard once): what
+/// `merge` refuses, found before anything is written.
+pub fn shards(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, RunSummary)>> {
     let mut runs = Vec::new();
     for d in dirs {
         let s: RunSummary = store::read_json(&d.join("run.json"))?;
@@ -188,6 +196,11 @@ pub fn merge(dirs: &[PathBuf], results: &Results) -> Result<RunSummary> {
         }
     }
     check_shards(&runs)?;
+    Ok(runs)
+}
+
+fn merge_shards(runs: Vec<(PathBuf, RunSummary)>, results: &Results) -> Result<RunSummary> {
+    let first = &runs[0].1;
     let mut merged = first.clone();
     let started = store::now_utc();
     merged.run_id = format!("{}-merged", store::run_id_from(&started));

@@ -141,7 +141,16 @@ impl Results {
                     latest
                 } else {
                     let mut runs: Vec<PathBuf> = std::fs::read_dir(&self.root)
-                        .map_err(|e| Error::io(&self.root, e))?
+                        .map_err(|e| {
+                            Error::io(
+                                &self.root,
+                                format!(
+                                    "{e}: no runs to report (looked for {}/latest); \
+                                     name one (RUN), or pass --results DIR",
+                                    self.root.display()
+                                ),
+                            )
+                        })?
                         .filter_map(|e| e.ok().map(|e| e.path()))
                         .filter(|p| p.join("run.json").is_file())
                         .collect();

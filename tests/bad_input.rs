@@ -109,6 +109,18 @@ fn every_bad_input_gets_its_exit_code_and_message_and_leaves_nothing() {
             says: "--kernel",
         },
         Case {
+            name: "report --timing with another format",
+            args: s(&["report", "--timing", "--format", "json"]),
+            code: 2,
+            says: "--timing prints one markdown table",
+        },
+        Case {
+            name: "merge of a directory that is no run",
+            args: s(&["merge", "/nonexistent/run"]),
+            code: 3,
+            says: "/nonexistent/run/run.json",
+        },
+        Case {
             name: "kernel tree that does not exist",
             args: s(&["run", "--kernel", "/nonexistent/linux", "--series", &series]),
             code: 3,
@@ -171,7 +183,11 @@ fn every_bad_input_gets_its_exit_code_and_message_and_leaves_nothing() {
     ];
     for c in &cases {
         let mut args = c.args.clone();
-        if args[0] == "run" {
+        if args[0] == "merge" {
+            // Empty: an earlier case's refused run may have made it.
+            let _ = std::fs::remove_dir(&results);
+        }
+        if args[0] == "run" || args[0] == "merge" {
             args.extend(s(&["--results", &results.display().to_string()]));
         }
         let out = Command::new(common::bin())
@@ -183,6 +199,10 @@ fn every_bad_input_gets_its_exit_code_and_message_and_leaves_nothing() {
         assert_eq!(out.status.code(), Some(c.code), "{}: {err}", c.name);
         assert!(err.contains(c.says), "{}: {err}", c.name);
         assert_eq!(files(&results), Vec::<String>::new(), "{}: debris", c.name);
+        if args[0] == "merge" {
+            // A merge it refuses does not even make the directory.
+            assert!(!results.exists(), "{}: left {}", c.name, results.display());
+        }
     }
     // A results directory another run holds.
     let held = std::fs::File::open({

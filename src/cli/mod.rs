@@ -227,7 +227,7 @@ fn plan(a: PlanArgs) -> Result<i32> {
         }
         PlanFormat::Text => {
             print!("{head}base: {} ({})\n\n", p.applied.base, p.base_source);
-            print!("{}", report::plan::text(&cells));
+            out(&report::plan::text(&cells))?;
             if let Some(n) = shards {
                 print!(
                     "\n{}",
@@ -299,8 +299,20 @@ fn run(a: RunArgs) -> Result<i32> {
     let p = Prepared::new(m, &cache, &sink)?;
     let summary = engine::run(&p, &opts, &results, &sink)?;
     let rep = report::load(&results, summary);
-    print!("{}", report::markdown(&rep));
+    out(&report::markdown(&rep))?;
     Ok(exit_code(&rep))
+}
+
+/// A report on standard output: a reader that stops early (`| head`) ends
+/// the output, not vmamatrix with a panic.
+fn out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(crate::Error::io("<standard output>", e)),
+        Ok(()) => Ok(()),
+    }
 }
 
 fn cache(a: CacheArgs) -> Result<i32> {
@@ -320,10 +332,12 @@ fn cache(a: CacheArgs) -> Result<i32> {
 
 fn merge(a: MergeArgs) -> Result<i32> {
     let MergeArgs { runs, results } = a;
+    // A merge it refuses leaves no results directory behind.
+    crate::shard::shards(&runs)?;
     let results = Results::lock(&results)?;
     let summary = crate::shard::merge(&runs, &results)?;
     let rep = report::load(&results, summary);
-    print!("{}", report::markdown(&rep));
+    out(&report::markdown(&rep))?;
     Ok(exit_code(&rep))
 }
 
@@ -376,6 +390,15 @@ fn report_cmd(a: ReportArgs) -> Result<i32> {
             "--weights prints a TOML weights file: leave out --format".into(),
         ));
     }
+    // Each prints one markdown table; with another format it would be
+    // ignored without a word.
+    for (on, flag) in [(struct_size, "--struct-size"), (timing, "--timing")] {
+        if on && !matches!(format, ReportFormat::Md) {
+            return Err(crate::Error::Usage(format!(
+                "{flag} prints one markdown table: leave out --format (the JSON report has the same figures)"
+            )));
+        }
+    }
     if mbox && !matches!(format, ReportFormat::Mail) {
         return Err(crate::Error::Usage("--mbox needs --format mail".into()));
     }
@@ -419,7 +442,7 @@ fn report_cmd(a: ReportArgs) -> Result<i32> {
     };
     match output {
         Some(path) => crate::store::write_atomic(&path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => out(&text)?,
     }
     Ok(exit_code(&rep))
 }
