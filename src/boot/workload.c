@@ -611,7 +611,7 @@ int main(int argc, char **argv)
 	unsigned long all = 0, bad = 0;
 	struct timespec end;
 	long secs = argc > 1 ? atol(argv[1]) : 5, i, j, r;
-	char *stack;
+	char *stack, *stacks[NR_THREADS];
 
 #ifdef VMAMATRIX_NOMMU
 	/* FLAT binaries get no auxiliary vector to ask; the NOMMU arches here
@@ -642,10 +642,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Every stack before any thread starts: once the mutator runs,
+	 * nothing else maps, so the hole its first move leaves is still free
+	 * when it maps the next reservation. A stack mapped into that hole
+	 * (it fits with 16 KiB pages) sent the region elsewhere with the
+	 * page offset of where it began; a refilled page then could not
+	 * merge with it, and a grow over the split range got EFAULT: seen
+	 * once on loongarch-up-mmu, a fact of the workload, not the kernel.
+	 */
+	for (i = 0; i < NR_THREADS; i++)
+		stacks[i] = map(STACK_SIZE, PROT_READ | PROT_WRITE);
 	/* One thread at a time: each takes its worker from newborn. */
 	for (i = 0; i < NR_THREADS; i++) {
 		me->ops[OP_CLONE]++;
-		stack = map(STACK_SIZE, PROT_READ | PROT_WRITE);
+		stack = stacks[i];
 		newborn = &workers[i];
 		r = bad_ptr(stack) ? (long)stack : spawn(stack);
 		if (r < 0) {
