@@ -566,10 +566,7 @@ fn runtime(r: &Report) -> String {
             } else {
                 "0".into()
             };
-            let lock = match b.vma_lock {
-                Some(d) => format!("+{} / +{} / +{} / +{}", d.success, d.abort, d.retry, d.miss),
-                None => "no per-VMA locks".into(),
-            };
+            let lock = lock_cell(&row.mmu, b.vma_lock);
             let splats = if b.splats.is_empty() {
                 "0".to_string()
             } else {
@@ -596,6 +593,19 @@ fn runtime(r: &Report) -> String {
         s.push('\n');
     }
     s
+}
+
+/// A cell-tree's `vma_lock_*` deltas: "no per-VMA locks" without the
+/// counters; zeros on NOMMU said for what they are (the counters count page
+/// faults handled under the lock, and a kernel without an MMU takes none).
+fn lock_cell(mmu: &str, d: Option<crate::model::VmaLockStats>) -> String {
+    match d {
+        Some(d) if mmu == "nommu" && d.success + d.abort + d.retry + d.miss == 0 => {
+            "+0 (NOMMU: no page faults to count)".into()
+        }
+        Some(d) => format!("+{} / +{} / +{} / +{}", d.success, d.abort, d.retry, d.miss),
+        None => "no per-VMA locks".into(),
+    }
 }
 
 /// A workload's failed operations, by kind, with the distinct failures it
@@ -997,5 +1007,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(workload_failures(&w), "mremap 1 of 5 (`contents` 0)");
+    }
+
+    #[test]
+    fn lock_counters_say_what_zero_means_without_an_mmu() {
+        let z = crate::model::VmaLockStats::default();
+        let d = crate::model::VmaLockStats {
+            success: 5,
+            abort: 1,
+            ..z
+        };
+        assert_eq!(
+            lock_cell("nommu", Some(z)),
+            "+0 (NOMMU: no page faults to count)"
+        );
+        assert_eq!(lock_cell("mmu", Some(z)), "+0 / +0 / +0 / +0");
+        assert_eq!(lock_cell("mmu", Some(d)), "+5 / +1 / +0 / +0");
+        assert_eq!(lock_cell("nommu", None), "no per-VMA locks");
     }
 }
