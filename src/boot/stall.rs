@@ -177,11 +177,7 @@ fn hex(s: &str) -> Option<u64> {
 pub fn text_symbols(system_map: &str, offset: u64) -> String {
     let mut out = String::new();
     for l in system_map.lines() {
-        let mut f = l.split_whitespace();
-        let (Some(a), Some(ty), Some(name)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        let Ok(a) = u64::from_str_radix(a, 16) else {
+        let Some((a, ty, name)) = map_line(l) else {
             continue;
         };
         if matches!(ty, "T" | "t" | "W" | "w") || BOUNDS.contains(&name) {
@@ -189,6 +185,13 @@ pub fn text_symbols(system_map: &str, offset: u64) -> String {
         }
     }
     out
+}
+
+/// `addr type name` of a System.map line, or None for anything else.
+fn map_line(l: &str) -> Option<(u64, &str, &str)> {
+    let mut f = l.split_whitespace();
+    let (a, ty, name) = (f.next()?, f.next()?, f.next()?);
+    Some((u64::from_str_radix(a, 16).ok()?, ty, name))
 }
 
 const BOUNDS: [&str; 3] = ["_etext", "_sinittext", "_einittext"];
@@ -206,11 +209,7 @@ impl Symbols {
         let mut syms = Vec::new();
         let (mut etext, mut sinit, mut einit) = (None, None, None);
         for l in map.lines() {
-            let mut f = l.split_whitespace();
-            let (Some(a), Some(ty), Some(name)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            let Ok(a) = u64::from_str_radix(a, 16) else {
+            let Some((a, ty, name)) = map_line(l) else {
                 continue;
             };
             match name {
