@@ -237,7 +237,7 @@ fn pahole_size(obj: &Path, name: &str) -> u64 {
         .unwrap()
 }
 
-/// `report --format json --struct-size` of the latest run in `results`
+/// `report --format json` of the latest run in `results`
 /// (`common` names it too), and that run's directory.
 fn latest_report(common: &[&str], results: &Path) -> (Value, std::path::PathBuf) {
     latest_report_exiting(0, common, results)
@@ -249,7 +249,7 @@ fn latest_report_exiting(
     common: &[&str],
     results: &Path,
 ) -> (Value, std::path::PathBuf) {
-    let mut args = vec!["report", "--format", "json", "--struct-size"];
+    let mut args = vec!["report", "--format", "json"];
     args.extend(report_args(common));
     let (code, out, err) = vmamatrix(&args);
     assert_eq!(code, want, "{err}");

@@ -338,7 +338,7 @@ fn killed_during_the_tree_switch(s: &Setup, base_size: u64) {
 fn report_rows(s: &Setup, run: &Path) -> Value {
     let out = s
         .vm()
-        .args(["report", "--format", "json", "--struct-size"])
+        .args(["report", "--format", "json"])
         .arg(run)
         .output()
         .unwrap();

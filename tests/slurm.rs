@@ -168,7 +168,7 @@ fn selected_and_built(v: &Value) -> Vec<String> {
 
 fn report_json(bin: &Path, run: &Path) -> Value {
     let o = Command::new(bin)
-        .args(["report", "--format", "json", "--struct-size"])
+        .args(["report", "--format", "json"])
         .arg(run)
         .output()
         .unwrap();
