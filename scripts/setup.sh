@@ -186,16 +186,10 @@ install_browser() {
 }
 
 # Debian's Slurm and munge, for the Slurm array job's test on a one-node
-# cluster (tests/slurm.rs, scripts/slurm-local.sh starts the daemons).
+# cluster (tests/slurm.rs). slurm-local.sh installs them (one list of
+# packages) and starts the daemons when the test asks.
 install_slurm() {
-	command -v sbatch >/dev/null 2>&1 && command -v slurmctld >/dev/null 2>&1 &&
-		command -v slurmd >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 && return 0
-	log "installing slurm-wlm and munge (the Slurm test)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null || {
-		apt-get update -qq || log "apt-get update reported errors; continuing"
-		apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
-	}
+	bash "$(dirname "${BASH_SOURCE[0]}")/slurm-local.sh" install
 }
 
 install_packages

@@ -4,6 +4,7 @@
 # daemons are started directly. Idempotent: safe to run again.
 #
 #   scripts/slurm-local.sh [start]   install, configure, start; wait for the node
+#   scripts/slurm-local.sh install   install slurm-wlm and munge only (setup.sh)
 #   scripts/slurm-local.sh stop      stop the daemons this script started
 #   scripts/slurm-local.sh status    exit 0 when slurmctld and slurmd run, 1 if not
 #   scripts/slurm-local.sh env       print the `export SLURM_CONF=...` clients need
@@ -189,6 +190,9 @@ wait_idle() {
 }
 
 case ${1:-start} in
+install)
+	install_packages
+	;;
 start)
 	install_packages
 	mkdir -p "$STATE"
@@ -217,6 +221,6 @@ env)
 	printf 'export SLURM_CONF=%s\n' "$CONF"
 	;;
 *)
-	die "usage: $0 [start|stop|status|env]"
+	die "usage: $0 [start|install|stop|status|env]"
 	;;
 esac

@@ -236,3 +236,50 @@ pub fn browse(profile: &Path, args: &[&str], url: &str) -> String {
     assert!(status.success(), "chromium {args:?} {url}: {status}");
     std::fs::read_to_string(out.path()).unwrap()
 }
+
+/// A JSON report without what differs between two runs of the same work:
+/// run ids and times, `secs`, `secs_to_marker`, `cached` (anywhere in it),
+/// each of `paths` in strings (replaced by its placeholder), make's `-jN`.
+pub fn without_run_differences(v: &mut serde_json::Value, paths: &[(PathBuf, &str)]) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for k in [
+                "run_id",
+                "started",
+                "finished",
+                "secs",
+                "secs_to_marker",
+                "cached",
+            ] {
+                m.remove(k);
+            }
+            m.values_mut()
+                .for_each(|x| without_run_differences(x, paths));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| without_run_differences(x, paths)),
+        Value::String(s) => *s = normalize_text(s, paths),
+        _ => {}
+    }
+}
+
+/// Each of `paths` -> its placeholder, make's ` -j2` -> ` -jN`.
+pub fn normalize_text(s: &str, paths: &[(PathBuf, &str)]) -> String {
+    let mut s = s.to_string();
+    for (p, placeholder) in paths {
+        s = s.replace(&p.display().to_string(), placeholder);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find(" -j") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            out.push('N');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -344,17 +344,7 @@ fn report_rows(s: &Setup, run: &Path) -> Value {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let mut cells = serde_json::from_slice::<Value>(&out.stdout).unwrap()["cells"].clone();
-    for c in cells.as_array_mut().unwrap() {
-        for stage in ["build", "boot"] {
-            for tree in ["base", "patched"] {
-                if let Some(o) = c[stage][tree].as_object_mut() {
-                    for k in ["secs", "secs_to_marker", "cached"] {
-                        o.remove(k);
-                    }
-                }
-            }
-        }
-    }
+    common::without_run_differences(&mut cells, &[]);
     cells
 }
 

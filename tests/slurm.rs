@@ -89,50 +89,8 @@ fn normalized_report(bin: &Path, run: &Path, paths: &[(PathBuf, &str)]) -> Value
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let mut v: Value = serde_json::from_slice(&o.stdout).unwrap();
     v.as_object_mut().unwrap().remove("timing");
-    normalize(&mut v, paths);
+    common::without_run_differences(&mut v, paths);
     v
-}
-
-fn normalize(v: &mut Value, paths: &[(PathBuf, &str)]) {
-    match v {
-        Value::Object(m) => {
-            for k in [
-                "run_id",
-                "started",
-                "finished",
-                "secs",
-                "secs_to_marker",
-                "cached",
-            ] {
-                m.remove(k);
-            }
-            m.values_mut().for_each(|x| normalize(x, paths));
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| normalize(x, paths)),
-        Value::String(s) => *s = normalize_text(s, paths),
-        _ => {}
-    }
-}
-
-/// Each of `paths` -> its placeholder, make's ` -j2` -> ` -jN`.
-fn normalize_text(s: &str, paths: &[(PathBuf, &str)]) -> String {
-    let mut s = s.to_string();
-    for (p, placeholder) in paths {
-        s = s.replace(&p.display().to_string(), placeholder);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s.as_str();
-    while let Some(i) = rest.find(" -j") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
-        if digits > 0 {
-            out.push('N');
-            rest = &rest[digits..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The selected cells of a run's report, and that each of them was
@@ -369,7 +327,7 @@ fn slurm_array_shards_merge_to_the_unsharded_run() {
         let i = s
             .find("\n## Summary")
             .unwrap_or_else(|| panic!("no summary: {s}"));
-        normalize_text(&s[i..], &paths)
+        common::normalize_text(&s[i..], &paths)
     };
     let diff = |name: &str, a: &str, b: &str| -> String {
         if a == b {
