@@ -236,6 +236,17 @@ impl SelftestRun {
             (Some(c), None) => format!("exit {c}"),
             (None, None) => "no exit status".into(),
         };
+        // A test that prints no TAP (proc-empty-vm) is judged by its exit
+        // status alone: zero counts would read as "nothing passed".
+        if self.planned.is_none()
+            && self.pass + self.fail + self.xfail + self.xpass == 0
+            && self.skip + self.error == 0
+        {
+            return format!(
+                "{}: {v} ({exit}; no TAP results: its exit status decides)",
+                self.name
+            );
+        }
         format!(
             "{}: {v} ({exit}; pass:{} fail:{} xfail:{} xpass:{} skip:{} error:{})",
             self.name, self.pass, self.fail, self.xfail, self.xpass, self.skip, self.error
@@ -871,6 +882,15 @@ mod tests {
     fn non_tap_tests_go_by_exit_status() {
         let r = summarize("proc-empty-vm", "", EndStatus::Exited(0));
         assert_eq!(r.verdict(), Verdict::Pass);
+        assert_eq!(
+            r.summary(),
+            "proc-empty-vm: pass (exit 0; no TAP results: its exit status decides)"
+        );
+        // A TAP test that planned nothing still shows its counts.
+        let r = summarize("t", "TAP version 13\n1..0\n", EndStatus::Exited(0));
+        assert!(r
+            .summary()
+            .ends_with("pass:0 fail:0 xfail:0 xpass:0 skip:0 error:0)"));
         let r = summarize(
             "proc-empty-vm",
             "proc-empty-vm: proc-empty-vm.c:232: test_proc_pid_maps: Assertion failed.\n",
