@@ -246,12 +246,20 @@ pub fn ccache_stats(log: &str) -> CcacheStats {
 pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) {
     let mut compiled = Vec::new();
     let mut missing = Vec::new();
-    for f in touched.iter().filter(|f| f.ends_with(".c")) {
+    for f in touched {
         if f.starts_with("tools/") || f.starts_with("scripts/") {
             continue;
         }
-        let obj = build.join(format!("{}.o", &f[..f.len() - 2]));
-        if obj.exists() {
+        let obj = if let Some(stem) = f.strip_suffix(".c") {
+            format!("{stem}.o")
+        } else if let Some(krate) = rust_crate(f) {
+            // rustc builds a crate of rust/ as one object: rust/kernel/mm.rs
+            // is in rust/kernel.o, made only with CONFIG_RUST.
+            format!("rust/{krate}.o")
+        } else {
+            continue;
+        };
+        if build.join(obj).exists() {
             compiled.push(f.clone());
         } else {
             missing.push(f.clone());
@@ -260,12 +268,50 @@ pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) 
     (compiled, missing)
 }
 
+/// The crate of a Rust file under rust/ (`rust/kernel/mm.rs` -> `kernel`,
+/// `rust/ffi.rs` -> `ffi`); None for other files, whose crate root the
+/// path does not tell.
+fn rust_crate(f: &str) -> Option<&str> {
+    let rest = f.strip_prefix("rust/")?.strip_suffix(".rs")?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn d(s: &str) -> Option<Diagnostic> {
         parse_line(s, &["/cache/src".to_string()])
+    }
+
+    /// The series' C files by their objects, its Rust files under rust/
+    /// by their crate's; tools/ and headers are not kernel objects.
+    #[test]
+    fn coverage_of_c_and_rust_files() {
+        let b = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(b.path().join("mm")).unwrap();
+        std::fs::write(b.path().join("mm/memory.o"), "").unwrap();
+        let touched: Vec<String> = [
+            "mm/memory.c",
+            "mm/nommu.c",
+            "rust/kernel/mm.rs",
+            "include/linux/mm.h",
+            "tools/testing/vma/vma.c",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            coverage(&touched, b.path()),
+            (
+                vec!["mm/memory.c".to_string()],
+                vec!["mm/nommu.c".to_string(), "rust/kernel/mm.rs".to_string()]
+            )
+        );
+        std::fs::create_dir_all(b.path().join("rust")).unwrap();
+        std::fs::write(b.path().join("rust/kernel.o"), "").unwrap();
+        assert_eq!(coverage(&touched, b.path()).0.len(), 2);
+        assert_eq!(rust_crate("rust/ffi.rs"), Some("ffi"));
+        assert_eq!(rust_crate("drivers/gpu/nova/file.rs"), None);
     }
 
     #[test]

@@ -191,9 +191,10 @@ pub fn set_aside_unknown_commits(c: &mut Checkpatch, base: &str) -> Vec<String> 
         .iter()
         .map(|m| {
             format!(
-                "not checked:{} (the kernel tree's history starts at base {}: check \
-                 the commit in a tree with history)",
-                m[UNKNOWN_COMMIT_ID.len()..].trim_end(),
+                "checkpatch warned \"{}\", not counted in E/W/C: the kernel tree's \
+                 history starts at base {}, so the commit could not be looked up; check \
+                 it in a tree with history",
+                m[UNKNOWN_COMMIT_ID.len()..].trim(),
                 &base[..12.min(base.len())]
             )
         })
@@ -245,9 +246,10 @@ mod tests {
         assert_eq!(
             notes,
             vec![
-                "not checked: Unknown commit id '8220543df148', maybe rebased or not pulled? \
-                  (the kernel tree's history starts at base 63b6e41f90d2: check the commit in a \
-                  tree with history)"
+                "checkpatch warned \"Unknown commit id '8220543df148', maybe rebased or not \
+                 pulled?\", not counted in E/W/C: the kernel tree's history starts at base \
+                 63b6e41f90d2, so the commit could not be looked up; check it in a tree with \
+                 history"
             ]
         );
     }

@@ -133,6 +133,41 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
     out
 }
 
+/// Selftests that do not pass on either tree, per cell: what the series
+/// neither broke nor fixed, which "no regression" alone would hide.
+/// `(cell, ["mremap_test (FAIL)", ...])`, in matrix order.
+pub fn failing_on_both(rows: &[Row]) -> Vec<(String, Vec<String>)> {
+    let bad = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| r.selected) {
+        let (Some(b), Some(p)) = (&row.boot.base, &row.boot.patched) else {
+            continue;
+        };
+        let tests: Vec<String> = p
+            .selftests
+            .iter()
+            .filter(|t| bad(t.verdict()))
+            .filter(|t| {
+                b.selftests
+                    .iter()
+                    .any(|x| x.name == t.name && bad(x.verdict()))
+            })
+            .map(|t| {
+                let v = if t.verdict() == Verdict::Fail {
+                    "FAIL"
+                } else {
+                    "ERROR"
+                };
+                format!("{} ({v})", t.name)
+            })
+            .collect();
+        if !tests.is_empty() {
+            out.push((row.id.clone(), tests));
+        }
+    }
+    out
+}
+
 fn outcome_word(o: BootOutcome) -> &'static str {
     match o {
         BootOutcome::Booted => "booted",

@@ -375,6 +375,18 @@ fn summary(r: &Report) -> String {
             m.fixed
         );
     }
+    let both = super::fixed::failing_on_both(&r.cells);
+    if !both.is_empty() {
+        let each: Vec<String> = both
+            .iter()
+            .map(|(cell, t)| format!("{} {}", esc(cell), esc(&t.join(", "))))
+            .collect();
+        let _ = writeln!(
+            s,
+            "<li>selftests that fail on both trees (not regressions): {}</li>",
+            each.join("; ")
+        );
+    }
     let host: Vec<String> = r
         .host_vma_tests
         .named()

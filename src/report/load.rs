@@ -123,7 +123,8 @@ pub struct Row {
     pub tracked: BTreeMap<String, Trees<Option<String>>>,
     pub build: Trees<Option<BuildView>>,
     pub boot: Trees<Option<BootView>>,
-    /// Which of the series' C files the patched build compiled.
+    /// Which of the series' C and Rust (rust/) files the patched build
+    /// compiled.
     pub coverage: Option<Coverage>,
     /// vmlinux sections in bytes: text, rodata, data, bss.
     pub sections: Vec<SizeDelta>,

@@ -254,6 +254,16 @@ fn summary(r: &Report) -> String {
             format!("- fixed on patched (base fails, patched does not): {}\n", m.fixed)
         },
     );
+    let both = super::fixed::failing_on_both(&r.cells);
+    if !both.is_empty() {
+        s.push_str(&format!(
+            "- selftests that fail on both trees (not regressions; see \"Kernel selftests in the guests\"): {}\n",
+            both.iter()
+                .map(|(cell, t)| format!("{cell} {}", t.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     let host: Vec<String> = r
         .host_vma_tests
         .named()
@@ -350,7 +360,7 @@ fn table(r: &Report) -> String {
     }
     let structs: Vec<String> = r.run.structs.clone();
     let mut s = String::from(
-        "\n## Cells\n\n| cell | Kconfig | build | new warnings | series .c compiled |",
+        "\n## Cells\n\n| cell | Kconfig | build | new warnings | series files compiled |",
     );
     for st in &structs {
         s.push_str(&format!(" {st} Δ |"));
@@ -402,13 +412,15 @@ fn table(r: &Report) -> String {
     }
     s.push_str(
         "\nLegend: every \"x / y\" is base / patched. Kconfig: the tracked symbols, \
-         `A -> B` where the series changes them. build: ok, \"probe only\" \
+         `A -> B` where the series changes them (`undefined`: the tree's Kconfig has \
+         no such symbol, as when a series removes it). build: ok, \"probe only\" \
          (`--structs-only`: only the struct probe object was compiled, no kernel), \
          or FAIL with make's exit status. new warnings: compiler warnings of the \
-         patched build that base does not have. series .c compiled: the series' C \
-         files the patched build compiled, of those it touches. Δ: size change of \
+         patched build that base does not have. series files compiled: the series' C \
+         and Rust (rust/) files the patched build compiled, of those it touches. Δ: size change of \
          the struct in bytes (patched minus base). boot: how the kernel ended in \
-         QEMU (seconds to /init's result). guest vma tests: tools/testing/vma in \
+         QEMU, and the seconds to /init's result (boot, guest tests, selftests and \
+         workload together: not a boot time). guest vma tests: tools/testing/vma in \
          the booted guest.\n",
     );
     let rest: Vec<&str> = r
@@ -545,9 +557,16 @@ fn runtime(r: &Report) -> String {
     }
     let mut s = String::from(
         "\n## Runtime: guest VMA workload and per-VMA lock counters\n\n\
-         Operations the workload did and how many failed; /proc/vmstat `vma_lock_*` \
-         deltas over the workload (success / abort / retry / miss); the kernel's own \
-         reports (warnings, BUG, lockdep, KASAN, ...) on the console.\n\n\
+         operations: how many VMA operations the workload did in its fixed time \
+         (`--workload-secs`), and how many failed; the count follows the guest's speed \
+         under QEMU and is not a performance figure. vma_lock: the deltas of \
+         /proc/vmstat's `vma_lock_*` over the workload, the whole guest's: success, \
+         user page faults handled under a per-VMA lock (one operation faults many \
+         pages, so it can exceed the operations); abort, faults that found no VMA or \
+         could not lock it and fell back to mmap_lock; retry, faults under a VMA lock \
+         that had to be retried under mmap_lock; miss, VMAs replaced while being \
+         locked (the lookup is repeated). kernel reports: the kernel's own (warnings, \
+         BUG, lockdep, KASAN, ...) on the console.\n\n\
          | cell | tree | operations | failed | vma_lock success / abort / retry / miss | kernel reports |\n\
          |---|---|---|---|---|---|\n",
     );

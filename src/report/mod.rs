@@ -184,6 +184,56 @@ mod tests {
         );
     }
 
+    /// Selftests that fail on both trees are named in the summary: "no
+    /// regression" alone would hide them. One that fails on patched only
+    /// is a regression, not one of them.
+    #[test]
+    fn selftests_failing_on_both_trees_are_named() {
+        use crate::model::BootOutcome;
+        use crate::selftests::{summarize, EndStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let res = Results::open(dir.path());
+        let run = run_summary(
+            vec![CellEntry {
+                id: "arm-up-mmu".into(),
+                arch: "arm".into(),
+                smp: "up".into(),
+                mmu: "mmu".into(),
+                selected: true,
+            }],
+            vec![],
+        );
+        let fail = "TAP version 13\n1..1\nnot ok 1 t\n";
+        let pass = "TAP version 13\n1..1\nok 1 t\n";
+        for (tree, merge) in [("base", pass), ("patched", fail)] {
+            let mut b = record("arm-up-mmu", tree, Stage::Boot, Status::Ok);
+            let mut data = crate::model::BootData::not_run(BootOutcome::Booted, String::new());
+            data.reason = None;
+            data.selftests = vec![
+                summarize("mremap_test", fail, EndStatus::Exited(1)),
+                summarize("merge", merge, EndStatus::Exited(0)),
+                summarize("uffd-unit-tests:poison", pass, EndStatus::Signalled(11)),
+            ];
+            b.boot = Some(data);
+            res.write_record("r1", &b).unwrap();
+        }
+        let rep = load(&res, run);
+        assert_eq!(
+            fixed::failing_on_both(&rep.cells),
+            [(
+                "arm-up-mmu".to_string(),
+                vec![
+                    "mremap_test (FAIL)".to_string(),
+                    "uffd-unit-tests:poison (ERROR)".to_string()
+                ]
+            )]
+        );
+        assert!(markdown(&rep).contains(
+            "- selftests that fail on both trees (not regressions; see \"Kernel selftests \
+             in the guests\"): arm-up-mmu mremap_test (FAIL), uffd-unit-tests:poison (ERROR)\n"
+        ));
+    }
+
     #[test]
     fn markdown_shows_sizes_regressions_and_infeasible_reasons() {
         let dir = tempfile::tempdir().unwrap();

@@ -62,6 +62,7 @@ fn body(r: &Report, to_name: Option<&str>) -> String {
     s.push_str(&findings(r));
     s.push_str(&regressions(r));
     s.push_str(&fixed(r));
+    s.push_str(&failing_on_both(r));
     s.push_str(&reproduce(r));
     s.push_str(&struct_sizes(r));
     s.push_str(&checks(r));
@@ -708,6 +709,24 @@ fn fixed(r: &Report) -> String {
     );
     for f in &r.fixed {
         s.push_str(&wrap(&f.to_string(), "  - ", "    "));
+    }
+    s
+}
+
+/// Selftests that fail on both trees: neither a regression nor a fix, and
+/// hidden by "no regression" without this; nothing when there is none.
+fn failing_on_both(r: &Report) -> String {
+    let both = crate::report::fixed::failing_on_both(&r.cells);
+    if both.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\nSelftests that fail on both trees (not regressions):\n\n");
+    for (cell, tests) in both {
+        s.push_str(&wrap(
+            &format!("{cell}: {}", tests.join(", ")),
+            "  - ",
+            "    ",
+        ));
     }
     s
 }
