@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Curate a real run for results/curated/: the markdown report under a
-# comment that says how the run was made, the HTML page, its screenshot in
+# label that says how the run was made, the HTML page, its screenshot in
 # headless chromium, the mail reply and the KCIDB JSON.
 #
 #   scripts/curate.sh RUN_DIR NAME NOTE_FILE
@@ -23,10 +23,13 @@ mkdir -p "$out"
 # report exits 1 on regressions: that is a result, not a failure here.
 report() { "$bin" report "$run" "$@" || [ $? -eq 1 ]; }
 
+# The label is shown, not hidden in a comment: whoever reads the page must
+# see how the run was made before its figures.
 {
-	printf '<!--\nCurated vmamatrix report. How it was made:\n'
-	sed 's/^/  /' "$note"
-	printf '  rendered by: vmamatrix %s report\n-->\n' "$(git rev-parse --short HEAD)"
+	printf '**Curated vmamatrix report.** How it was made:\n\n'
+	sed 's/^/    /' "$note"
+	printf '    rendered by: %s report (git %s)\n\n---\n\n' \
+		"$("$bin" --version)" "$(git rev-parse --short HEAD)"
 	report
 } >"$out/$name.md.tmp" && mv "$out/$name.md.tmp" "$out/$name.md"
 

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "vmamatrix",
-    version,
+    // The source identity too, as a run's header names the vmamatrix that
+    // made it.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VMAMATRIX_SOURCE_ID"), ")"),
     about = "Build, measure and boot a kernel patch series across arch x SMP/UP x MMU/NOMMU"
 )]
 pub struct Cli {
