@@ -242,10 +242,12 @@ impl SelftestRun {
             && self.pass + self.fail + self.xfail + self.xpass == 0
             && self.skip + self.error == 0
         {
-            return format!(
-                "{}: {v} ({exit}; no TAP results: its exit status decides)",
-                self.name
-            );
+            let how = if self.incomplete.is_some() {
+                "no TAP results"
+            } else {
+                "no TAP results: its exit status decides"
+            };
+            return format!("{}: {v} ({exit}; {how})", self.name);
         }
         format!(
             "{}: {v} ({exit}; pass:{} fail:{} xfail:{} xpass:{} skip:{} error:{})",
@@ -898,6 +900,10 @@ mod tests {
         );
         assert_eq!(r.verdict(), Verdict::Error);
         assert_eq!(r.incomplete.as_deref(), Some("killed by signal 6"));
+        assert_eq!(
+            r.summary(),
+            "proc-empty-vm: ERROR (killed by signal 6; no TAP results)"
+        );
         let r = summarize("x", "", EndStatus::Exited(1));
         assert_eq!(r.verdict(), Verdict::Fail);
     }
