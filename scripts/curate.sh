@@ -24,19 +24,28 @@ mkdir -p "$out"
 report() { "$bin" report "$run" "$@" || [ $? -eq 1 ]; }
 
 # The label is shown, not hidden in a comment: whoever reads the page must
-# see how the run was made before its figures.
+# see how the run was made before its figures. The renderer is named by its
+# version (source identity) and the binary's own hash: the source identity
+# leaves the report code out, and the checkout need not be the binary's.
+ver=$("$bin" --version)
+sum=$(sha256sum "$bin" | cut -c1-16)
+rev=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- src || rev="$rev, src/ modified"
+tmp=$out/$name.md.tmp
 {
 	printf '**Curated vmamatrix report.** How it was made:\n\n'
-	sed 's/^/    /' "$note"
-	printf '    rendered by: %s report (git %s)\n\n---\n\n' \
-		"$("$bin" --version)" "$(git rev-parse --short HEAD)"
+	awk '{ print "    " $0 }' "$note" # ends the last line too
+	printf '    rendered by: %s report (binary sha256 %s; checkout %s)\n\n---\n\n' \
+		"$ver" "$sum" "$rev"
 	report
-} >"$out/$name.md.tmp" && mv "$out/$name.md.tmp" "$out/$name.md"
+} >"$tmp"
+mv "$tmp" "$out/$name.md"
 
 # The page links its logs relative to the run directory: curated copies
 # keep the links pointing at results/<run-id>, which is not committed.
 report --format html -o "$out/$name.html"
-report --format mail >"$out/$name.eml.tmp" && mv "$out/$name.eml.tmp" "$out/$name.eml"
+report --format mail >"$out/$name.eml.tmp"
+mv "$out/$name.eml.tmp" "$out/$name.eml"
 report --format kcidb -o "$out/$name.kcidb.json"
 
 profile=$(mktemp -d)

@@ -139,7 +139,8 @@ pub struct BuildData {
     /// Warnings not present in the base build of the same cell.
     #[serde(default)]
     pub new_warnings: Vec<Diagnostic>,
-    /// Series C files compiled / not compiled in this cell.
+    /// Series files (C, Rust under rust/) compiled into this cell's kernel,
+    /// and not.
     pub compiled: Vec<String>,
     pub not_compiled: Vec<String>,
     /// Last lines of the log when the build failed.

@@ -238,20 +238,20 @@ pub fn browse(profile: &Path, args: &[&str], url: &str) -> String {
 }
 
 /// A JSON report without what differs between two runs of the same work:
-/// run ids and times, `secs`, `secs_to_marker`, `cached` (anywhere in it),
-/// each of `paths` in strings (replaced by its placeholder), make's `-jN`.
+/// run ids and times (`run_id`, `started`, `finished` where they are
+/// strings: a workload's `finished` is a result and stays), `secs`,
+/// `secs_to_marker`, `cached` (anywhere in it), each of `paths` in strings
+/// (replaced by its placeholder), make's `-jN`.
 pub fn without_run_differences(v: &mut serde_json::Value, paths: &[(PathBuf, &str)]) {
     use serde_json::Value;
     match v {
         Value::Object(m) => {
-            for k in [
-                "run_id",
-                "started",
-                "finished",
-                "secs",
-                "secs_to_marker",
-                "cached",
-            ] {
+            for k in ["run_id", "started", "finished"] {
+                if m.get(k).is_some_and(|x| x.is_string() || x.is_null()) {
+                    m.remove(k);
+                }
+            }
+            for k in ["secs", "secs_to_marker", "cached"] {
                 m.remove(k);
             }
             m.values_mut()

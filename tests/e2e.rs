@@ -63,7 +63,8 @@ fn vmamatrix(args: &[&str]) -> (i32, String, String) {
 /// Run vmamatrix, with a cache directory of its own when `cache` is given.
 fn vmamatrix_in(cache: Option<&Path>, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(common::bin());
-    cmd.current_dir(root()).args(args);
+    // make's messages, which the jobserver check reads, in English.
+    cmd.current_dir(root()).args(args).env("LC_ALL", "C");
     if let Some(c) = cache {
         cmd.env("VMAMATRIX_CACHE", c);
     }

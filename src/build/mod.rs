@@ -242,24 +242,30 @@ pub fn ccache_stats(log: &str) -> CcacheStats {
     st
 }
 
-/// Which of the series' C files were compiled in `build` (object exists).
+/// Which of the series' files were compiled into the kernel of `build`:
+/// each C file's object, and a Rust file's crate object under rust/, as a
+/// member of vmlinux.a, the thin archive kbuild links vmlinux from and
+/// rewrites at every link. An object file alone proves nothing: one a
+/// build of another configuration left in the shared build directory
+/// stays there. Without vmlinux.a (no link), the object's presence is all
+/// there is. Parts of a composite object and modules count as not
+/// compiled: the warning errs on the side of saying too little was built.
 pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) {
+    let members = builtin_objects(build);
     let mut compiled = Vec::new();
     let mut missing = Vec::new();
     for f in touched {
         if f.starts_with("tools/") || f.starts_with("scripts/") {
             continue;
         }
-        let obj = if let Some(stem) = f.strip_suffix(".c") {
-            format!("{stem}.o")
-        } else if let Some(krate) = rust_crate(f) {
-            // rustc builds a crate of rust/ as one object: rust/kernel/mm.rs
-            // is in rust/kernel.o, made only with CONFIG_RUST.
-            format!("rust/{krate}.o")
-        } else {
+        let Some(obj) = object_of(f) else {
             continue;
         };
-        if build.join(obj).exists() {
+        let built = match &members {
+            Some(m) => m.contains(&obj),
+            None => build.join(&obj).exists(),
+        };
+        if built {
             compiled.push(f.clone());
         } else {
             missing.push(f.clone());
@@ -268,12 +274,35 @@ pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) 
     (compiled, missing)
 }
 
-/// The crate of a Rust file under rust/ (`rust/kernel/mm.rs` -> `kernel`,
-/// `rust/ffi.rs` -> `ffi`); None for other files, whose crate root the
-/// path does not tell.
-fn rust_crate(f: &str) -> Option<&str> {
-    let rest = f.strip_prefix("rust/")?.strip_suffix(".rs")?;
-    Some(rest.split('/').next().unwrap_or(rest))
+/// The object a source file is built into, relative to the build
+/// directory; None for files that are not built into an object of their
+/// own that this can name (headers, host and proc-macro crates).
+fn object_of(f: &str) -> Option<String> {
+    // rust/helpers/helpers.c #includes the other helpers.
+    if f.starts_with("rust/helpers/") && f.ends_with(".c") {
+        return Some("rust/helpers/helpers.o".into());
+    }
+    if let Some(stem) = f.strip_suffix(".c") {
+        return Some(format!("{stem}.o"));
+    }
+    // rustc builds the kernel crate as one object (CONFIG_RUST only).
+    if f.starts_with("rust/kernel/") && f.ends_with(".rs") {
+        return Some("rust/kernel.o".into());
+    }
+    None
+}
+
+/// The members of `build`/vmlinux.a (paths relative to the build
+/// directory), or None when there is no such archive.
+fn builtin_objects(build: &Path) -> Option<std::collections::HashSet<String>> {
+    let data = std::fs::read(build.join("vmlinux.a")).ok()?;
+    let archive = object::read::archive::ArchiveFile::parse(&*data).ok()?;
+    let mut out = std::collections::HashSet::new();
+    for m in archive.members() {
+        let m = m.ok()?;
+        out.insert(String::from_utf8_lossy(m.name()).into_owned());
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -284,17 +313,55 @@ mod tests {
         parse_line(s, &["/cache/src".to_string()])
     }
 
-    /// The series' C files by their objects, its Rust files under rust/
-    /// by their crate's; tools/ and headers are not kernel objects.
+    /// A GNU thin archive of `members`, as kbuild's vmlinux.a (names in
+    /// the `//` table, each member header with no data after it).
+    fn thin_archive(members: &[&str]) -> Vec<u8> {
+        let mut names = String::new();
+        let mut headers = Vec::new();
+        for m in members {
+            headers.push(format!(
+                "/{:<15}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                names.len(),
+                0,
+                0,
+                0,
+                644,
+                0
+            ));
+            names.push_str(&format!("{m}/\n"));
+        }
+        let mut out = format!("!<thin>\n//{:46}{:<10}`\n", "", names.len()).into_bytes();
+        out.extend_from_slice(names.as_bytes());
+        if names.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+        for h in headers {
+            out.extend_from_slice(h.as_bytes());
+        }
+        out
+    }
+
+    /// Compiled means linked in: a member of vmlinux.a, whatever object
+    /// files an earlier configuration left behind. The series' Rust files
+    /// under rust/kernel/ by the kernel crate's object, rust/helpers/ by
+    /// helpers.o; tools/ and headers are not kernel objects.
     #[test]
-    fn coverage_of_c_and_rust_files() {
+    fn coverage_is_what_vmlinux_a_links() {
         let b = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(b.path().join("mm")).unwrap();
-        std::fs::write(b.path().join("mm/memory.o"), "").unwrap();
+        std::fs::create_dir_all(b.path().join("kernel/bpf")).unwrap();
+        // Left by a build of another configuration: not linked now.
+        std::fs::write(b.path().join("kernel/bpf/stackmap.o"), "").unwrap();
+        std::fs::write(
+            b.path().join("vmlinux.a"),
+            thin_archive(&["init/main.o", "mm/memory.o", "rust/helpers/helpers.o"]),
+        )
+        .unwrap();
         let touched: Vec<String> = [
             "mm/memory.c",
-            "mm/nommu.c",
+            "kernel/bpf/stackmap.c",
             "rust/kernel/mm.rs",
+            "rust/helpers/mm.c",
+            "rust/macros/lib.rs",
             "include/linux/mm.h",
             "tools/testing/vma/vma.c",
         ]
@@ -303,15 +370,32 @@ mod tests {
         assert_eq!(
             coverage(&touched, b.path()),
             (
-                vec!["mm/memory.c".to_string()],
-                vec!["mm/nommu.c".to_string(), "rust/kernel/mm.rs".to_string()]
+                vec!["mm/memory.c".to_string(), "rust/helpers/mm.c".to_string()],
+                vec![
+                    "kernel/bpf/stackmap.c".to_string(),
+                    "rust/kernel/mm.rs".to_string()
+                ]
             )
         );
-        std::fs::create_dir_all(b.path().join("rust")).unwrap();
-        std::fs::write(b.path().join("rust/kernel.o"), "").unwrap();
-        assert_eq!(coverage(&touched, b.path()).0.len(), 2);
-        assert_eq!(rust_crate("rust/ffi.rs"), Some("ffi"));
-        assert_eq!(rust_crate("drivers/gpu/nova/file.rs"), None);
+    }
+
+    /// What a real build directory's vmlinux.a says of some files:
+    /// VMAMATRIX_BUILD_DIR=<dir> cargo test --lib
+    /// build::tests::show_coverage -- --ignored --nocapture
+    #[test]
+    #[ignore]
+    fn show_coverage() {
+        let Ok(dir) = std::env::var("VMAMATRIX_BUILD_DIR") else {
+            return;
+        };
+        let touched: Vec<String> = ["mm/memory.c", "mm/nommu.c", "kernel/bpf/stackmap.c"]
+            .map(String::from)
+            .to_vec();
+        println!(
+            "{} members",
+            builtin_objects(Path::new(&dir)).unwrap().len()
+        );
+        println!("{:?}", coverage(&touched, Path::new(&dir)));
     }
 
     #[test]

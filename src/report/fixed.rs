@@ -143,14 +143,25 @@ pub fn failing_on_both(rows: &[Row]) -> Vec<(String, Vec<String>)> {
         let (Some(b), Some(p)) = (&row.boot.base, &row.boot.patched) else {
             continue;
         };
+        // A guest that stopped says nothing of the tests it cut short.
+        if b.outcome != BootOutcome::Booted || p.outcome != BootOutcome::Booted {
+            continue;
+        }
         let tests: Vec<String> = p
             .selftests
             .iter()
             .filter(|t| bad(t.verdict()))
             .filter(|t| {
-                b.selftests
-                    .iter()
-                    .any(|x| x.name == t.name && bad(x.verdict()))
+                b.selftests.iter().any(|x| {
+                    // New failing subtests make it a regression instead.
+                    x.name == t.name
+                        && bad(x.verdict())
+                        && crate::selftests::regressions(
+                            std::slice::from_ref(x),
+                            std::slice::from_ref(t),
+                        )
+                        .is_empty()
+                })
             })
             .map(|t| {
                 let v = if t.verdict() == Verdict::Fail {

@@ -1044,7 +1044,9 @@ fn coverage(row: &Row) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut s = String::from("<h4>Series C files in the patched build</h4>\n<dl class=\"kv\">\n");
+    let mut s = String::from(
+        "<h4>Series files (C, and Rust under rust/) in the patched build</h4>\n<dl class=\"kv\">\n",
+    );
     for (what, v) in [
         ("compiled", &c.compiled),
         ("not compiled", &c.not_compiled),

@@ -51,7 +51,8 @@ pub struct Report {
     pub cells: Vec<Row>,
     /// tools/testing/vma on the host, per tree.
     pub host_vma_tests: Trees<Option<TestCounts>>,
-    /// Series C files that no selected cell's patched build compiled.
+    /// Series files (C, Rust under rust/) that no selected cell's patched
+    /// build compiled.
     pub not_compiled_anywhere: Vec<String>,
     /// With `--per-patch`: each feasible cell's build at every tree.
     pub per_patch: Vec<PerPatch>,
@@ -228,7 +229,8 @@ pub struct BootView {
     pub qemu: String,
 }
 
-/// The series' C files and whether the patched build compiled them.
+/// The series' C and Rust (rust/) files and whether the patched build
+/// compiled them.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Coverage {
     pub compiled: Vec<String>,
@@ -428,7 +430,7 @@ fn summary(run: &RunSummary, cells: &[Row]) -> Summary {
     }
 }
 
-/// Series C files no selected cell's patched build compiled (a file whose
+/// Series C and Rust files no selected cell's patched build compiled (a file whose
 /// compile failed counts as tried, not as uncovered).
 fn not_compiled_anywhere(cells: &[Row]) -> Vec<String> {
     let cov: Vec<&Coverage> = cells.iter().filter_map(|c| c.coverage.as_ref()).collect();

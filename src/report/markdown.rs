@@ -562,10 +562,11 @@ fn runtime(r: &Report) -> String {
          under QEMU and is not a performance figure. vma_lock: the deltas of \
          /proc/vmstat's `vma_lock_*` over the workload, the whole guest's: success, \
          user page faults handled under a per-VMA lock (one operation faults many \
-         pages, so it can exceed the operations); abort, faults that found no VMA or \
-         could not lock it and fell back to mmap_lock; retry, faults under a VMA lock \
-         that had to be retried under mmap_lock; miss, VMAs replaced while being \
-         locked (the lookup is repeated). kernel reports: the kernel's own (warnings, \
+         pages, so it can exceed the operations); abort, lookups under RCU (page \
+         faults, and madvise(MADV_DONTNEED), which the workload does) that found no \
+         VMA or could not lock it and fell back to mmap_lock; retry, faults under a \
+         VMA lock that had to be retried under mmap_lock; miss, VMAs replaced while \
+         being locked (the lookup is repeated). kernel reports: the kernel's own (warnings, \
          BUG, lockdep, KASAN, ...) on the console.\n\n\
          | cell | tree | operations | failed | vma_lock success / abort / retry / miss | kernel reports |\n\
          |---|---|---|---|---|---|\n",

@@ -205,7 +205,11 @@ mod tests {
         );
         let fail = "TAP version 13\n1..1\nnot ok 1 t\n";
         let pass = "TAP version 13\n1..1\nok 1 t\n";
-        for (tree, merge) in [("base", pass), ("patched", fail)] {
+        // guard-regions fails on both, with one more failing subtest on
+        // patched: a regression, not one of "both".
+        let one = "TAP version 13\n1..2\nnot ok 1 a\nok 2 b\n";
+        let two = "TAP version 13\n1..2\nnot ok 1 a\nnot ok 2 b\n";
+        for (tree, merge, guard) in [("base", pass, one), ("patched", fail, two)] {
             let mut b = record("arm-up-mmu", tree, Stage::Boot, Status::Ok);
             let mut data = crate::model::BootData::not_run(BootOutcome::Booted, String::new());
             data.reason = None;
@@ -213,6 +217,7 @@ mod tests {
                 summarize("mremap_test", fail, EndStatus::Exited(1)),
                 summarize("merge", merge, EndStatus::Exited(0)),
                 summarize("uffd-unit-tests:poison", pass, EndStatus::Signalled(11)),
+                summarize("guard-regions", guard, EndStatus::Exited(1)),
             ];
             b.boot = Some(data);
             res.write_record("r1", &b).unwrap();

@@ -242,10 +242,10 @@ impl SelftestRun {
             && self.pass + self.fail + self.xfail + self.xpass == 0
             && self.skip + self.error == 0
         {
-            let how = if self.incomplete.is_some() {
-                "no TAP results"
-            } else {
-                "no TAP results: its exit status decides"
+            let how = match (&self.bail_out, &self.incomplete) {
+                (Some(why), _) => format!("no TAP results: {why}"),
+                (None, Some(_)) => "no TAP results".to_string(),
+                (None, None) => "no TAP results: its exit status decides".to_string(),
             };
             return format!("{}: {v} ({exit}; {how})", self.name);
         }
