@@ -2,8 +2,10 @@
 # Install everything vmamatrix needs on Debian 12 (as root) and prepare the
 # Linux kernel git tree it works on. Idempotent: safe to run again.
 #
-#   scripts/setup.sh            install packages, Rust build, kernel tree
+#   scripts/setup.sh            install packages, kernel tree
 #   scripts/setup.sh --packages only the Debian packages
+#   scripts/setup.sh --rust     also the kernel's Rust tools (rustc's rust-src,
+#                               bindgen-cli in /usr/local) for configs/rust.toml
 #
 # Environment:
 #   VMAMATRIX_CACHE  cache directory (default: ~/.cache/vmamatrix)
@@ -192,10 +194,24 @@ install_slurm() {
 	bash "$(dirname "${BASH_SOURCE[0]}")/slurm-local.sh" install
 }
 
+# What a CONFIG_RUST kernel needs beyond rustc (scripts/min-tool-version.sh
+# of 7.3: rustc 1.85 on x86, bindgen 0.71.1): the standard library's source
+# for rustc, and bindgen-cli, built from crates.io (a few minutes, once).
+BINDGEN_VER=${BINDGEN_VER:-0.71.1}
+install_kernel_rust() {
+	command -v rustup >/dev/null 2>&1 || { log "no rustup: install Rust with rustup first"; exit 3; }
+	rustup component add rust-src >/dev/null
+	if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VER" ]; then
+		log "building bindgen-cli $BINDGEN_VER into /usr/local (the Rust kernel cells)"
+		cargo install -q --locked --root /usr/local bindgen-cli --version "$BINDGEN_VER"
+	fi
+}
+
 install_packages
 install_browser
 install_slurm
 riscv_liburcu
 kcidb_venv
 [ "${1:-}" = "--packages" ] && exit 0
+[ "${1:-}" = "--rust" ] && install_kernel_rust
 kernel_tree
