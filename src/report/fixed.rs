@@ -163,14 +163,7 @@ pub fn failing_on_both(rows: &[Row]) -> Vec<(String, Vec<String>)> {
                         .is_empty()
                 })
             })
-            .map(|t| {
-                let v = if t.verdict() == Verdict::Fail {
-                    "FAIL"
-                } else {
-                    "ERROR"
-                };
-                format!("{} ({v})", t.name)
-            })
+            .map(|t| format!("{} ({})", t.name, t.verdict().word()))
             .collect();
         if !tests.is_empty() {
             out.push((row.id.clone(), tests));

@@ -172,6 +172,18 @@ pub enum Verdict {
     Error,
 }
 
+impl Verdict {
+    /// The verdict as reports print it (failures in capitals).
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+            Verdict::Error => "ERROR",
+        }
+    }
+}
+
 impl SelftestRun {
     /// The failed subtests, each with what the test said about it, for a
     /// report line: `not ok: name (why); name2`.
@@ -225,12 +237,7 @@ impl SelftestRun {
 
     /// One line for a report: verdict and counts.
     pub fn summary(&self) -> String {
-        let v = match self.verdict() {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
-            Verdict::Skip => "skip",
-            Verdict::Error => "ERROR",
-        };
+        let v = self.verdict().word();
         let exit = match (self.exit, &self.incomplete) {
             (_, Some(why)) => why.clone(),
             (Some(c), None) => format!("exit {c}"),
