@@ -190,12 +190,23 @@ fn init_writes_the_defaults_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = text(&vmamatrix(dir.path(), None, &["init"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("wrote 18 files to ."), "{out}");
+    // matrix.toml and every file under the checkout's configs/.
+    fn count(d: &std::path::Path) -> usize {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| if p.is_dir() { count(&p) } else { 1 })
+            .sum()
+    }
+    let n = 1 + count(&repo().join("configs"));
+    assert!(out.starts_with(&format!("wrote {n} files to .")), "{out}");
     for f in [
         "matrix.toml",
         "configs/base.config",
         "configs/debug.toml",
         "configs/debug/base.config",
+        "configs/rust.toml",
+        "configs/rust/base.config",
     ] {
         assert_eq!(
             std::fs::read(dir.path().join(f)).unwrap(),
