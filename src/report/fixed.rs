@@ -7,7 +7,7 @@
 //! One run is one observation: a report that comes from a race may just
 //! not have come on patched this time. The renderers say so.
 
-use super::load::{BuildStatus, Row};
+use super::load::{BothVerdicts, BuildStatus, FailingOnBoth, Row};
 use crate::model::{BootOutcome, Regression, RegressionKind as Kind};
 use crate::selftests::Verdict;
 
@@ -135,8 +135,8 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
 
 /// Selftests that do not pass on either tree, per cell: what the series
 /// neither broke nor fixed, which "no regression" alone would hide.
-/// `(cell, ["mremap_test (FAIL)", ...])`, in matrix order.
-pub fn failing_on_both(rows: &[Row]) -> Vec<(String, Vec<String>)> {
+/// In matrix order.
+pub fn failing_on_both(rows: &[Row]) -> Vec<FailingOnBoth> {
     let bad = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
     let mut out = Vec::new();
     for row in rows.iter().filter(|r| r.selected) {
@@ -147,12 +147,12 @@ pub fn failing_on_both(rows: &[Row]) -> Vec<(String, Vec<String>)> {
         if b.outcome != BootOutcome::Booted || p.outcome != BootOutcome::Booted {
             continue;
         }
-        let tests: Vec<String> = p
+        let tests: Vec<BothVerdicts> = p
             .selftests
             .iter()
             .filter(|t| bad(t.verdict()))
-            .filter(|t| {
-                b.selftests.iter().any(|x| {
+            .filter_map(|t| {
+                let x = b.selftests.iter().find(|x| {
                     // New failing subtests make it a regression instead.
                     x.name == t.name
                         && bad(x.verdict())
@@ -161,12 +161,19 @@ pub fn failing_on_both(rows: &[Row]) -> Vec<(String, Vec<String>)> {
                             std::slice::from_ref(t),
                         )
                         .is_empty()
+                })?;
+                Some(BothVerdicts {
+                    name: t.name.clone(),
+                    base: x.verdict(),
+                    patched: t.verdict(),
                 })
             })
-            .map(|t| format!("{} ({})", t.name, t.verdict().word()))
             .collect();
         if !tests.is_empty() {
-            out.push((row.id.clone(), tests));
+            out.push(FailingOnBoth {
+                cell: row.id.clone(),
+                tests,
+            });
         }
     }
     out

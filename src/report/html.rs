@@ -375,11 +375,11 @@ fn summary(r: &Report) -> String {
             m.fixed
         );
     }
-    let both = super::fixed::failing_on_both(&r.cells);
+    let both = &r.failing_on_both;
     if !both.is_empty() {
         let each: Vec<String> = both
             .iter()
-            .map(|(cell, t)| format!("{} {}", esc(cell), esc(&t.join(", "))))
+            .map(|f| format!("{} {}", esc(&f.cell), esc(&f.tests_text())))
             .collect();
         let _ = writeln!(
             s,
@@ -1440,6 +1440,7 @@ mod tests {
         Report {
             timing: vec![],
             fixed: vec![],
+            failing_on_both: vec![],
             schema: super::super::load::REPORT_SCHEMA,
             complete: true,
             summary: Summary {

@@ -855,6 +855,7 @@ pub(crate) fn fixture() -> Report {
     Report {
         timing: vec![],
         fixed: vec![],
+        failing_on_both: vec![],
         schema: 2,
         run,
         complete: true,

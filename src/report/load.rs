@@ -65,9 +65,51 @@ pub struct Report {
     /// reaches the marker, a kernel report that is gone, tests that now
     /// pass). One run's observation: a race on base may not recur.
     pub fixed: Vec<Regression>,
+    /// Selftests that fail (or do not finish) on both trees of a booted
+    /// cell: neither a regression nor a fix, which "no regression" alone
+    /// would hide. Cells in matrix order.
+    pub failing_on_both: Vec<FailingOnBoth>,
     /// The results directory of the run; log paths are relative to it.
     #[serde(skip)]
     pub run_dir: std::path::PathBuf,
+}
+
+/// One cell's selftests that do not pass on either tree.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FailingOnBoth {
+    pub cell: String,
+    pub tests: Vec<BothVerdicts>,
+}
+
+/// A selftest's verdict on each tree.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct BothVerdicts {
+    pub name: String,
+    pub base: crate::selftests::Verdict,
+    pub patched: crate::selftests::Verdict,
+}
+
+impl FailingOnBoth {
+    /// `mremap_test (FAIL), uffd-unit-tests (ERROR)`: the patched verdict,
+    /// and base's too where it differs.
+    pub fn tests_text(&self) -> String {
+        self.tests
+            .iter()
+            .map(|t| {
+                if t.base == t.patched {
+                    format!("{} ({})", t.name, t.patched.word())
+                } else {
+                    format!(
+                        "{} ({} on base, {} on patched)",
+                        t.name,
+                        t.base.word(),
+                        t.patched.word()
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The run in numbers.
@@ -368,6 +410,7 @@ pub(super) fn load(results: &Results, run: RunSummary) -> Report {
         summary: summary(&run, &cells),
         // Judged from the rows by `report::load` (fixed.rs).
         fixed: vec![],
+        failing_on_both: vec![],
         not_compiled_anywhere: not_compiled_anywhere(&cells),
         host_vma_tests: Trees {
             base: host("base"),

@@ -254,12 +254,12 @@ fn summary(r: &Report) -> String {
             format!("- fixed on patched (base fails, patched does not): {}\n", m.fixed)
         },
     );
-    let both = super::fixed::failing_on_both(&r.cells);
+    let both = &r.failing_on_both;
     if !both.is_empty() {
         s.push_str(&format!(
             "- selftests that fail on both trees (not regressions; see \"Kernel selftests in the guests\"): {}\n",
             both.iter()
-                .map(|(cell, t)| format!("{cell} {}", t.join(", ")))
+                .map(|f| format!("{} {}", f.cell, f.tests_text()))
                 .collect::<Vec<_>>()
                 .join("; ")
         ));

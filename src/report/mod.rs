@@ -13,7 +13,7 @@ pub mod markdown;
 pub mod plan;
 pub mod progress;
 
-pub use load::{Report, Row, SizeDelta};
+pub use load::{FailingOnBoth, Report, Row, SizeDelta};
 
 /// Every record of a run, read into the report every format renders, with
 /// what the series fixed judged from its rows.
@@ -21,6 +21,7 @@ pub fn load(results: &crate::store::Results, run: crate::model::RunSummary) -> R
     let mut r = load::load(results, run);
     r.fixed = fixed::fixed(&r.cells);
     r.summary.fixed = r.fixed.len();
+    r.failing_on_both = fixed::failing_on_both(&r.cells);
     r
 }
 pub use markdown::markdown;
@@ -223,15 +224,17 @@ mod tests {
             res.write_record("r1", &b).unwrap();
         }
         let rep = load(&res, run);
+        assert_eq!(rep.failing_on_both.len(), 1);
+        assert_eq!(rep.failing_on_both[0].cell, "arm-up-mmu");
         assert_eq!(
-            fixed::failing_on_both(&rep.cells),
-            [(
-                "arm-up-mmu".to_string(),
-                vec![
-                    "mremap_test (FAIL)".to_string(),
-                    "uffd-unit-tests:poison (ERROR)".to_string()
-                ]
-            )]
+            rep.failing_on_both[0].tests_text(),
+            "mremap_test (FAIL), uffd-unit-tests:poison (ERROR)"
+        );
+        // The JSON carries it too, with each tree's verdict.
+        let j: serde_json::Value = serde_json::from_str(&json(&rep)).unwrap();
+        assert_eq!(
+            j["failing_on_both"][0]["tests"][1],
+            serde_json::json!({"name": "uffd-unit-tests:poison", "base": "error", "patched": "error"})
         );
         assert!(markdown(&rep).contains(
             "- selftests that fail on both trees (not regressions; see \"Kernel selftests \

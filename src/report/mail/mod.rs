@@ -716,14 +716,14 @@ fn fixed(r: &Report) -> String {
 /// Selftests that fail on both trees: neither a regression nor a fix, and
 /// hidden by "no regression" without this; nothing when there is none.
 fn failing_on_both(r: &Report) -> String {
-    let both = crate::report::fixed::failing_on_both(&r.cells);
+    let both = &r.failing_on_both;
     if both.is_empty() {
         return String::new();
     }
     let mut s = String::from("\nSelftests that fail on both trees (not regressions):\n\n");
-    for (cell, tests) in both {
+    for f in both {
         s.push_str(&wrap(
-            &format!("{cell}: {}", tests.join(", ")),
+            &format!("{}: {}", f.cell, f.tests_text()),
             "  - ",
             "    ",
         ));
