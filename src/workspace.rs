@@ -1,6 +1,8 @@
 //! The workspace of a run: the series applied in the scratch repository,
 //! the locked working directory for this kernel tree, its shared source
-//! directory and one `O=` build directory per cell.
+//! directory and the `O=` build directories: one per cell and merged
+//! Kconfig fragment text, so that matrices configuring a cell differently
+//! (the debug overlay, Rust) keep each other's objects.
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Sink, Tree};
@@ -10,6 +12,17 @@ use crate::series::{self, Applied, Scratch, Series};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+const BUILD_KEY_LEN: usize = 12;
+
+fn remove(p: &Path) -> Result<()> {
+    let r = if p.is_dir() && !p.is_symlink() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
+    };
+    r.map_err(|e| Error::io(p, e))
+}
 
 /// A matrix with its series applied, ready to plan or run.
 pub struct Prepared {
@@ -21,8 +34,13 @@ pub struct Prepared {
     /// vmamatrix's working directory for this kernel tree (source + builds).
     pub work: PathBuf,
     scratch: PathBuf,
+    /// Each cell's build directory, fixed at its first use in this run.
+    build_dirs: std::sync::Mutex<std::collections::BTreeMap<String, PathBuf>>,
     _lock: File,
 }
+
+/// Build directories kept per cell: the most recently configured ones.
+pub const BUILDS_KEPT: usize = 3;
 
 impl Prepared {
     /// Load the series, apply it in the scratch repository and lock the
@@ -112,6 +130,7 @@ impl Prepared {
             base_source,
             work,
             scratch: scratch_path,
+            build_dirs: Default::default(),
             _lock: lock,
         })
     }
@@ -121,8 +140,33 @@ impl Prepared {
         self.work.join("src")
     }
 
+    /// A cell's `O=` directory: `build/<cell>/<key>`, the key being a hash
+    /// of the merged fragment text that configures it. A run keeps the
+    /// directory it first used for a cell. Fragments that cannot be read
+    /// get the key `unreadable`; configuring the cell then fails on them.
     pub fn build_dir(&self, cell: &Cell) -> PathBuf {
-        self.work.join("build").join(cell.id())
+        let mut dirs = self.build_dirs.lock().unwrap_or_else(|e| e.into_inner());
+        dirs.entry(cell.id())
+            .or_insert_with(|| {
+                let key = crate::kconfig::fragments(&self.matrix, cell)
+                    .and_then(|f| crate::kconfig::merge(&f))
+                    .map(|(text, _)| {
+                        use sha2::{Digest, Sha256};
+                        series::hex(&Sha256::digest(text.as_bytes()))[..BUILD_KEY_LEN].to_string()
+                    })
+                    .unwrap_or_else(|_| "unreadable".to_string());
+                self.work.join("build").join(cell.id()).join(key)
+            })
+            .clone()
+    }
+
+    /// Mark a cell's build directory as used now, and remove its other
+    /// build directories beyond the [`BUILDS_KEPT`] most recently used, and
+    /// anything else there (the layout of older versions: the build
+    /// itself in `build/<cell>`). Called when the cell is configured,
+    /// under the working directory's lock.
+    pub fn keep_recent_builds(&self, cell: &Cell) -> Result<()> {
+        keep_recent(&self.build_dir(cell), BUILDS_KEPT)
     }
 
     /// The scratch repository (bare; the kernel tree's objects through
@@ -173,4 +217,93 @@ fn check_kernel(kernel: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// [`Prepared::keep_recent_builds`] for the build directory `dir`: keep
+/// `kept` of its siblings, itself included.
+fn keep_recent(dir: &Path, kept: usize) -> Result<()> {
+    let stamp = dir.join("vmamatrix.used");
+    std::fs::write(&stamp, b"").map_err(|e| Error::io(&stamp, e))?;
+    let parent = dir.parent().expect("build/<cell>/<key>");
+    let mut keys = Vec::new();
+    for e in std::fs::read_dir(parent).map_err(|e| Error::io(parent, e))? {
+        let p = e.map_err(|e| Error::io(parent, e))?.path();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let is_key = name.len() == BUILD_KEY_LEN && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if p == *dir {
+            continue;
+        }
+        if is_key && p.is_dir() {
+            let used = std::fs::metadata(p.join("vmamatrix.used"))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            keys.push((used, p));
+        } else {
+            remove(&p)?;
+        }
+    }
+    keys.sort();
+    let extra = keys.len().saturating_sub(kept.saturating_sub(1));
+    for (_, p) in keys.into_iter().take(extra) {
+        remove(&p)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    /// A cell keeps its most recently configured build directories, the
+    /// one in use included; older ones and the old layout's files go.
+    #[test]
+    fn a_cell_keeps_its_recent_build_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let cell = t.path().join("build/x86-up-mmu");
+        // The layout before keyed directories: the build itself.
+        std::fs::create_dir_all(cell.join("mm")).unwrap();
+        std::fs::write(cell.join(".config"), "CONFIG_MMU=y\n").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        let keys = [
+            "aaaaaaaaaaaa",
+            "bbbbbbbbbbbb",
+            "cccccccccccc",
+            "dddddddddddd",
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            std::fs::create_dir_all(cell.join(k)).unwrap();
+            let f = File::create(cell.join(k).join("vmamatrix.used")).unwrap();
+            // a is the most recent of them, d the oldest.
+            f.set_modified(old - Duration::from_secs(60 * i as u64))
+                .unwrap();
+        }
+        // A new configuration, and then one in use again (d).
+        let new = cell.join("0123456789ab");
+        std::fs::create_dir_all(&new).unwrap();
+        keep_recent(&new, 3).unwrap();
+        let left = |d: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            left(&cell),
+            ["0123456789ab", "aaaaaaaaaaaa", "bbbbbbbbbbbb"]
+        );
+        keep_recent(&cell.join("bbbbbbbbbbbb"), 3).unwrap();
+        assert_eq!(
+            left(&cell),
+            ["0123456789ab", "aaaaaaaaaaaa", "bbbbbbbbbbbb"]
+        );
+        keep_recent(&new, 1).unwrap();
+        assert_eq!(left(&cell), ["0123456789ab"]);
+    }
 }

@@ -271,14 +271,19 @@ fn run_cell(d: &Distccd, cache: &Path, results: &Path, cell: &str, extra: &[&str
         std::fs::write(results.join(format!("distccd-{cell}.log")), &log).unwrap();
     }
     let (ok, refused) = jobs(&log);
-    let work: Vec<PathBuf> = std::fs::read_dir(cache.join("work"))
+    // work/<tree>/build/<cell>/<fragments key>/: the one this run used.
+    let build: PathBuf = std::fs::read_dir(cache.join("work"))
         .unwrap()
         .flatten()
-        .map(|e| e.path().join("build").join(cell))
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(work.len(), 1, "{work:?}");
-    let build = work[0].clone();
+        .filter_map(|e| std::fs::read_dir(e.path().join("build").join(cell)).ok())
+        .flat_map(|keys| keys.flatten().map(|k| k.path()))
+        .filter_map(|p| {
+            let used = std::fs::metadata(p.join("vmamatrix.used")).ok()?;
+            Some((used.modified().unwrap(), p))
+        })
+        .max()
+        .unwrap_or_else(|| panic!("{cell}: no build directory under {}", cache.display()))
+        .1;
     let (compiles, bare) = c_compiles(&build);
     let done: BTreeSet<&String> = ok.iter().collect();
     let local: Vec<&String> = compiles.iter().filter(|s| !done.contains(s)).collect();

@@ -196,17 +196,23 @@ fn plan_classifies_all_28_cells_of_linux_7_3() {
     }
 }
 
-/// The .config `plan` resolved for a cell, in the cache it ran with.
+/// The .config `plan` resolved for a cell, in the cache it ran with
+/// (`work/<tree>/build/<cell>/<fragments key>/`; the one written last).
 fn plan_config(cache: &Path, id: &str) -> String {
+    let mut found = Vec::new();
     for work in std::fs::read_dir(cache.join("work")).unwrap().flatten() {
-        let p = work
-            .path()
-            .join("build")
-            .join(id)
-            .join("vmamatrix-plan/config");
-        if let Ok(text) = std::fs::read_to_string(&p) {
-            return text;
+        let Ok(keys) = std::fs::read_dir(work.path().join("build").join(id)) else {
+            continue;
+        };
+        for key in keys.flatten() {
+            let p = key.path().join("vmamatrix-plan/config");
+            if let Ok(m) = std::fs::metadata(&p) {
+                found.push((m.modified().unwrap(), p));
+            }
         }
+    }
+    if let Some((_, p)) = found.into_iter().max() {
+        return std::fs::read_to_string(p).unwrap();
     }
     panic!(
         "{id}: plan left no resolved config under {}",

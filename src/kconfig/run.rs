@@ -48,6 +48,7 @@ pub fn configure(
     let (text, reqs) = super::merge(&frags)?;
     let bdir = ctx.p.build_dir(cell);
     std::fs::create_dir_all(&bdir).map_err(|e| Error::io(&bdir, e))?;
+    ctx.p.keep_recent_builds(cell)?;
     let allconfig = bdir.join("vmamatrix.config");
     store::write_atomic(&allconfig, text.as_bytes())?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
