@@ -14,6 +14,8 @@ real run recorded (`vmamatrix report --format json`, field `timing`).
     scripts/cost-model.py --measure O_DIR [--samples N]   the link tail and the
                                                           preprocess share of a
                                                           built kbuild O= dir
+                                                          (vmamatrix's: work/*/
+                                                          build/<cell>/<key>)
 
 Several RUN_DIRs: a later run's record of a cell-tree replaces an earlier
 one's. The model (BENCHMARKS.md, "Cost model", says where each parameter

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const BUILD_KEY_LEN: usize = 12;
+const WARNINGS_SUFFIX: &str = ".warnings.json";
 
 fn remove(p: &Path) -> Result<()> {
     let r = if p.is_dir() && !p.is_symlink() {
@@ -160,10 +161,19 @@ impl Prepared {
             .clone()
     }
 
+    /// The warning memory of a cell's build directory
+    /// (`build/<cell>/<key>.warnings.json`, see `build::WarningMemory`):
+    /// beside the directory, so that it outlives the directory's pruning.
+    pub fn warning_memory(&self, cell: &Cell) -> PathBuf {
+        let dir = self.build_dir(cell);
+        let key = dir.file_name().unwrap_or_default().to_string_lossy();
+        dir.with_file_name(format!("{key}{WARNINGS_SUFFIX}"))
+    }
+
     /// Mark a cell's build directory as used now, and remove its other
     /// build directories beyond the [`BUILDS_KEPT`] most recently used, and
-    /// anything else there (the layout of older versions: the build
-    /// itself in `build/<cell>`). Called when the cell is configured,
+    /// anything else there but warning memories (the layout of older
+    /// versions: the build itself in `build/<cell>`). Called when the cell is configured,
     /// under the working directory's lock.
     pub fn keep_recent_builds(&self, cell: &Cell) -> Result<()> {
         keep_recent(&self.build_dir(cell), BUILDS_KEPT)
@@ -234,7 +244,10 @@ fn keep_recent(dir: &Path, kept: usize) -> Result<()> {
             .to_string_lossy()
             .into_owned();
         let is_key = name.len() == BUILD_KEY_LEN && name.bytes().all(|b| b.is_ascii_hexdigit());
-        if p == *dir {
+        let is_memory = name
+            .strip_suffix(WARNINGS_SUFFIX)
+            .is_some_and(|k| k.len() == BUILD_KEY_LEN);
+        if p == *dir || is_memory {
             continue;
         }
         if is_key && p.is_dir() {
@@ -267,6 +280,9 @@ mod tests {
         let cell = t.path().join("build/x86-up-mmu");
         // The layout before keyed directories: the build itself.
         std::fs::create_dir_all(cell.join("mm")).unwrap();
+        std::fs::write(cell.join("vmamatrix-warnings.json"), "{}").unwrap();
+        // Warning memories outlive the directories they are of.
+        std::fs::write(cell.join("dddddddddddd.warnings.json"), "{}").unwrap();
         std::fs::write(cell.join(".config"), "CONFIG_MMU=y\n").unwrap();
         let old = SystemTime::now() - Duration::from_secs(3600);
         let keys = [
@@ -282,7 +298,7 @@ mod tests {
             f.set_modified(old - Duration::from_secs(60 * i as u64))
                 .unwrap();
         }
-        // A new configuration, and then one in use again (d).
+        // A new configuration: the two most recent others stay.
         let new = cell.join("0123456789ab");
         std::fs::create_dir_all(&new).unwrap();
         keep_recent(&new, 3).unwrap();
@@ -294,16 +310,15 @@ mod tests {
             v.sort();
             v
         };
+        let mem = "dddddddddddd.warnings.json";
         assert_eq!(
             left(&cell),
-            ["0123456789ab", "aaaaaaaaaaaa", "bbbbbbbbbbbb"]
+            ["0123456789ab", "aaaaaaaaaaaa", "bbbbbbbbbbbb", mem]
         );
-        keep_recent(&cell.join("bbbbbbbbbbbb"), 3).unwrap();
-        assert_eq!(
-            left(&cell),
-            ["0123456789ab", "aaaaaaaaaaaa", "bbbbbbbbbbbb"]
-        );
+        // b used again: a is now the least recently used.
+        keep_recent(&cell.join("bbbbbbbbbbbb"), 2).unwrap();
+        assert_eq!(left(&cell), ["0123456789ab", "bbbbbbbbbbbb", mem]);
         keep_recent(&new, 1).unwrap();
-        assert_eq!(left(&cell), ["0123456789ab"]);
+        assert_eq!(left(&cell), ["0123456789ab", mem]);
     }
 }

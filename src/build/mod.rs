@@ -97,7 +97,9 @@ pub fn max_merge(a: &[Diagnostic], b: &[Diagnostic]) -> Vec<Diagnostic> {
 /// memory keeps, per commit, everything builds of that commit with the same
 /// `.config` printed in this directory (a build with another `.config`
 /// starts the entry afresh), and the base side of the new-warning diff is
-/// the base record plus this memory.
+/// the base record plus this memory. The file lives beside the build
+/// directory, not in it, so a replay from the record cache still finds it
+/// after the directory was pruned.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct WarningMemory {
     commits: BTreeMap<String, Remembered>,
@@ -110,14 +112,10 @@ struct Remembered {
 }
 
 impl WarningMemory {
-    /// The memory file of a build directory.
-    fn path(build_dir: &Path) -> std::path::PathBuf {
-        build_dir.join("vmamatrix-warnings.json")
-    }
-
-    /// Read it; a missing or unreadable file is an empty memory.
-    pub fn load(build_dir: &Path) -> Self {
-        crate::store::read_json(&Self::path(build_dir)).unwrap_or_default()
+    /// Read the memory file (`Prepared::warning_memory`); a missing or
+    /// unreadable file is an empty memory.
+    pub fn load(file: &Path) -> Self {
+        crate::store::read_json(file).unwrap_or_default()
     }
 
     /// Add what a build of `commit` with `.config` hash `config` printed.
@@ -137,8 +135,8 @@ impl WarningMemory {
         self.commits.get(commit).map_or(&[], |e| &e.warnings)
     }
 
-    pub fn save(&self, build_dir: &Path) -> Result<()> {
-        crate::store::write_json(&Self::path(build_dir), self)
+    pub fn save(&self, file: &Path) -> Result<()> {
+        crate::store::write_json(file, self)
     }
 }
 
@@ -246,8 +244,9 @@ pub fn ccache_stats(log: &str) -> CcacheStats {
 /// each C file's object, and a Rust file's crate object under rust/, as a
 /// member of vmlinux.a, the thin archive kbuild links vmlinux from and
 /// rewrites at every link. An object file alone proves nothing: one a
-/// build of another configuration left in the shared build directory
-/// stays there. Without vmlinux.a (no link), the object's presence is all
+/// build of another configuration left in the build directory stays
+/// there (a build directory per configuration makes that rarer: an edited
+/// fragment is a new directory). Without vmlinux.a (no link), the object's presence is all
 /// there is. Parts of a composite object and modules count as not
 /// compiled: the warning errs on the side of saying too little was built.
 pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) {
@@ -429,10 +428,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A full base build prints the header warning twice (two objects
         // include it), a later base build in the same directory nothing.
-        let mut m = WarningMemory::load(dir.path());
+        let mut m = WarningMemory::load(&dir.path().join("w.json"));
         m.remember("base", "cfg1", &[w("io.h", 1209), w("io.h", 1209)]);
-        m.save(dir.path()).unwrap();
-        let mut m = WarningMemory::load(dir.path());
+        m.save(&dir.path().join("w.json")).unwrap();
+        let mut m = WarningMemory::load(&dir.path().join("w.json"));
         m.remember("base", "cfg1", &[]);
         let base = max_merge(&[], m.recall("base"));
         // The patched build recompiles one of those objects, and adds one.

@@ -62,9 +62,10 @@ pub fn build(ctx: &StageCtx, cell: &Cell, tree: &Tree, commit: &str, dir: &Path)
     let (warnings, errors): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.kind == "warning");
     let bdir = ctx.p.build_dir(cell);
     let config = std::fs::read(bdir.join(".config")).unwrap_or_default();
-    let mut memory = WarningMemory::load(&bdir);
+    let mem = ctx.p.warning_memory(cell);
+    let mut memory = WarningMemory::load(&mem);
     memory.remember(commit, &series::hex(&Sha256::digest(&config)), &warnings);
-    memory.save(&bdir)?;
+    memory.save(&mem)?;
     // Coverage of the series' files is a fact of the trees the series
     // made; the base record stays independent of the series, so another
     // series on the same base reuses it. A failed build proves nothing
@@ -154,7 +155,7 @@ pub fn mark_new_warnings(ctx: &StageCtx, cell: &Cell, r: &mut Record) {
         .and_then(|b| b.build)
         .map(|b| b.warnings)
         .unwrap_or_default();
-    let memory = WarningMemory::load(&ctx.p.build_dir(cell));
+    let memory = WarningMemory::load(&ctx.p.warning_memory(cell));
     let base = super::max_merge(&recorded, memory.recall(&ctx.p.applied.base));
     if let Some(b) = r.build.as_mut() {
         b.new_warnings = super::new_diagnostics(&base, &b.warnings);

@@ -27,7 +27,8 @@ use std::process::Command;
 pub const EXIT_MISSING: i32 = crate::error::exit::MISSING;
 
 /// Free space below which the cache gets a warning: a full run keeps a
-/// source tree and 14 build directories (README, BENCHMARKS.md).
+/// source tree and 14 build directories (README, BENCHMARKS.md), and up to
+/// three configurations of a cell keep their own.
 pub const MIN_FREE_GIB: u64 = 20;
 
 /// Debian package of each QEMU system emulator (QEMU 10 is in
