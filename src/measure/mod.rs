@@ -12,7 +12,7 @@ pub mod run;
 pub use dwarf::Layout;
 pub use elf::Sections;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The compile command kbuild recorded for `obj` (e.g. `mm/init-mm.o`),
 /// from `<build>/<dir>/.<name>.cmd`, with the post-compile steps dropped.
@@ -72,9 +72,8 @@ pub fn probe_command(recorded: &str, obj: &str, out: &Path) -> String {
 }
 
 /// Where the probe object of a build goes.
-pub fn probe_path(build: &Path) -> PathBuf {
-    build.join("vmamatrix-probe.o")
-}
+/// The probe object's name in a cell's log directory.
+pub const PROBE_OBJECT: &str = "probe.o";
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! layouts from the DWARF of the probe object, recompiled with kbuild's own
 //! command line plus `-g`.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Stage, Tree};
 use crate::matrix::Cell;
 use crate::model::{MeasureData, Record, Status};
@@ -45,7 +45,10 @@ pub fn measure(
         .map(|m| m.len());
     let probe = &ctx.p.matrix.probe;
     let obj = ctx.probe_object();
-    let out = super::probe_path(&bdir);
+    // Kept with the cell's logs: the object the sizes were read from,
+    // for pahole, and not overwritten by a later build of the cell.
+    // Absolute: the compile runs in the build directory.
+    let out = std::path::absolute(dir.join(super::PROBE_OBJECT)).map_err(|e| Error::io(dir, e))?;
     let mut commands = Vec::new();
     let mut structs = Vec::new();
     match super::recorded_command(&bdir, &obj) {
