@@ -102,20 +102,25 @@ pub fn fixed(rows: &[Row]) -> Vec<Regression> {
                 continue;
             };
             // An error (a timeout, a guest that stopped) is not a failure
-            // of the test: only a failing test counts.
-            if t.verdict() == Verdict::Pass && bt.verdict() == Verdict::Fail {
-                out.push(Regression::new(
-                    id,
-                    Kind::Selftest,
-                    match bt.failures() {
-                        Some(f) => format!(
-                            "selftest {}: fails on base ({f}), passes on patched",
-                            t.name
-                        ),
-                        None => format!("selftest {}: fails on base, passes on patched", t.name),
-                    },
-                ));
+            // of the test: only a failing test counts, or one that crashed.
+            if t.verdict() != Verdict::Pass {
+                continue;
             }
+            let how = if bt.verdict() == Verdict::Fail {
+                match bt.failures() {
+                    Some(f) => format!("fails on base ({f})"),
+                    None => "fails on base".to_string(),
+                }
+            } else if bt.crashed() {
+                format!("{} on base", bt.incomplete.as_deref().unwrap_or("crashed"))
+            } else {
+                continue;
+            };
+            out.push(Regression::new(
+                id,
+                Kind::Selftest,
+                format!("selftest {}: {how}, passes on patched", t.name),
+            ));
         }
         if let (Some(bw), Some(pw)) = (&b.workload, &p.workload) {
             if bw.finished && bw.failed > 0 && pw.clean() {

@@ -242,6 +242,54 @@ mod tests {
         ));
     }
 
+    /// A selftest that a signal kills on base and that passes on patched
+    /// is a fix (arm's uffd poison test: SIGSEGV instead of SIGBUS); one
+    /// that timed out, or that SIGKILL (the OOM killer's too) ended, is not.
+    #[test]
+    fn a_selftest_that_crashes_on_base_only_is_fixed() {
+        use crate::model::BootOutcome;
+        use crate::selftests::{summarize, EndStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let res = Results::open(dir.path());
+        let run = run_summary(
+            vec![CellEntry {
+                id: "arm-up-mmu".into(),
+                arch: "arm".into(),
+                smp: "up".into(),
+                mmu: "mmu".into(),
+                selected: true,
+            }],
+            vec![],
+        );
+        let plan = "TAP version 13\n1..5\n";
+        let pass = "TAP version 13\n1..1\nok 1 t\n";
+        for tree in ["base", "patched"] {
+            let mut b = record("arm-up-mmu", tree, Stage::Boot, Status::Ok);
+            let mut data = crate::model::BootData::not_run(BootOutcome::Booted, String::new());
+            data.reason = None;
+            data.selftests = if tree == "base" {
+                vec![
+                    summarize("poison", plan, EndStatus::Signalled(11)),
+                    summarize("stress", plan, EndStatus::TimedOut(180)),
+                    summarize("oom", plan, EndStatus::Signalled(9)),
+                ]
+            } else {
+                ["poison", "stress", "oom"]
+                    .iter()
+                    .map(|n| summarize(n, pass, EndStatus::Exited(0)))
+                    .collect()
+            };
+            b.boot = Some(data);
+            res.write_record("r1", &b).unwrap();
+        }
+        let rep = load(&res, run);
+        let text: Vec<String> = rep.fixed.iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            text,
+            ["arm-up-mmu: selftest poison: killed by signal 11 on base, passes on patched"]
+        );
+    }
+
     #[test]
     fn markdown_shows_sizes_regressions_and_infeasible_reasons() {
         let dir = tempfile::tempdir().unwrap();

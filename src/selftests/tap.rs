@@ -159,6 +159,9 @@ pub struct SelftestRun {
     /// Why the run did not finish normally: signal, timeout, no end marker.
     #[serde(default)]
     pub incomplete: Option<String>,
+    /// The signal that killed the test, when one did (not a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
 }
 
 /// A test binary's overall result. Skip is not pass.
@@ -185,6 +188,14 @@ impl Verdict {
 }
 
 impl SelftestRun {
+    /// The test crashed: a signal of its own doing (SIGSEGV, SIGBUS,
+    /// SIGABRT, ...) killed it. Not a timeout, not a guest that stopped,
+    /// and not SIGKILL, which the OOM killer sends too.
+    pub fn crashed(&self) -> bool {
+        const SIGKILL: i32 = 9;
+        self.signal.is_some_and(|s| s != SIGKILL)
+    }
+
     /// The failed subtests, each with what the test said about it, for a
     /// report line: `not ok: name (why); name2`.
     pub fn failures(&self) -> Option<String> {
@@ -516,7 +527,10 @@ pub fn summarize(name: &str, text: &str, end: EndStatus) -> SelftestRun {
     run.error = t.error;
     match end {
         EndStatus::Exited(c) => run.exit = Some(c),
-        EndStatus::Signalled(s) => run.incomplete = Some(format!("killed by signal {s}")),
+        EndStatus::Signalled(s) => {
+            run.incomplete = Some(format!("killed by signal {s}"));
+            run.signal = Some(s);
+        }
         EndStatus::TimedOut(0) => run.incomplete = Some("timed out".into()),
         EndStatus::TimedOut(s) => run.incomplete = Some(format!("timed out after {s} s")),
         EndStatus::Missing => {
