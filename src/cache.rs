@@ -62,8 +62,7 @@ impl<'a> Cache<'a> {
     fn key(&self, cell: &Cell, commit: &str) -> Option<String> {
         let ctx = self.ctx;
         let m = &ctx.p.matrix;
-        let frags = kconfig::fragments(m, cell).ok()?;
-        let (text, _) = kconfig::merge(&frags).ok()?;
+        let text = kconfig::merged_text(m, cell).ok()?;
         let facts = m.facts(cell);
         let mut key = serde_json::json!({
             "vmamatrix": SOURCE_ID,

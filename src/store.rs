@@ -183,6 +183,15 @@ impl Results {
 /// when possible: nothing vmamatrix writes is modified in place (records are
 /// replaced by rename, logs are recreated), so sharing inodes is safe and
 /// makes replaying cached results (boot images included) cheap.
+/// Remove a file, a symlink (not what it points to) or a directory tree.
+pub fn remove_path(p: &Path) -> Result<()> {
+    let r = match p.symlink_metadata() {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
+        _ => std::fs::remove_file(p),
+    };
+    r.map_err(|e| Error::io(p, e))
+}
+
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     for e in std::fs::read_dir(from)

@@ -16,15 +16,6 @@ use std::time::{Duration, Instant};
 const BUILD_KEY_LEN: usize = 12;
 const WARNINGS_SUFFIX: &str = ".warnings.json";
 
-fn remove(p: &Path) -> Result<()> {
-    let r = if p.is_dir() && !p.is_symlink() {
-        std::fs::remove_dir_all(p)
-    } else {
-        std::fs::remove_file(p)
-    };
-    r.map_err(|e| Error::io(p, e))
-}
-
 /// A matrix with its series applied, ready to plan or run.
 pub struct Prepared {
     pub matrix: Matrix,
@@ -41,7 +32,7 @@ pub struct Prepared {
 }
 
 /// Build directories kept per cell: the most recently configured ones.
-pub const BUILDS_KEPT: usize = 3;
+const BUILDS_KEPT: usize = 3;
 
 impl Prepared {
     /// Load the series, apply it in the scratch repository and lock the
@@ -149,9 +140,8 @@ impl Prepared {
         let mut dirs = self.build_dirs.lock().unwrap_or_else(|e| e.into_inner());
         dirs.entry(cell.id())
             .or_insert_with(|| {
-                let key = crate::kconfig::fragments(&self.matrix, cell)
-                    .and_then(|f| crate::kconfig::merge(&f))
-                    .map(|(text, _)| {
+                let key = crate::kconfig::merged_text(&self.matrix, cell)
+                    .map(|text| {
                         use sha2::{Digest, Sha256};
                         series::hex(&Sha256::digest(text.as_bytes()))[..BUILD_KEY_LEN].to_string()
                     })
@@ -173,8 +163,8 @@ impl Prepared {
     /// Mark a cell's build directory as used now, and remove its other
     /// build directories beyond the [`BUILDS_KEPT`] most recently used, and
     /// anything else there but warning memories (the layout of older
-    /// versions: the build itself in `build/<cell>`). Called when the cell is configured,
-    /// under the working directory's lock.
+    /// versions: the build itself in `build/<cell>`). Called when the cell
+    /// is configured, under the working directory's lock.
     pub fn keep_recent_builds(&self, cell: &Cell) -> Result<()> {
         keep_recent(&self.build_dir(cell), BUILDS_KEPT)
     }
@@ -256,13 +246,13 @@ fn keep_recent(dir: &Path, kept: usize) -> Result<()> {
                 .unwrap_or(std::time::UNIX_EPOCH);
             keys.push((used, p));
         } else {
-            remove(&p)?;
+            crate::store::remove_path(&p)?;
         }
     }
     keys.sort();
     let extra = keys.len().saturating_sub(kept.saturating_sub(1));
     for (_, p) in keys.into_iter().take(extra) {
-        remove(&p)?;
+        crate::store::remove_path(&p)?;
     }
     Ok(())
 }

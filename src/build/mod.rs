@@ -246,8 +246,8 @@ pub fn ccache_stats(log: &str) -> CcacheStats {
 /// rewrites at every link. An object file alone proves nothing: one a
 /// build of another configuration left in the build directory stays
 /// there (a build directory per configuration makes that rarer: an edited
-/// fragment is a new directory). Without vmlinux.a (no link), the object's presence is all
-/// there is. Parts of a composite object and modules count as not
+/// fragment is a new directory). Without vmlinux.a (no link), the
+/// object's presence is all there is. Parts of a composite object and modules count as not
 /// compiled: the warning errs on the side of saying too little was built.
 pub fn coverage(touched: &[String], build: &Path) -> (Vec<String>, Vec<String>) {
     let members = builtin_objects(build);

@@ -124,6 +124,12 @@ pub fn parse_fragment(text: &str, file: &str) -> Result<Vec<Request>> {
     Ok(out)
 }
 
+/// The merged fragment text that configures `cell`: what the record cache
+/// and the build directory are keyed by.
+pub fn merged_text(m: &Matrix, cell: &Cell) -> Result<String> {
+    Ok(merge(&fragments(m, cell)?)?.0)
+}
+
 /// Merge fragments: later requests of a symbol replace earlier ones.
 /// Returns the merged fragment text and the effective requests.
 pub fn merge(files: &[PathBuf]) -> Result<(String, Vec<Request>)> {

@@ -71,7 +71,6 @@ pub fn probe_command(recorded: &str, obj: &str, out: &Path) -> String {
     words.join(" ")
 }
 
-/// Where the probe object of a build goes.
 /// The probe object's name in a cell's log directory.
 pub const PROBE_OBJECT: &str = "probe.o";
 

@@ -188,11 +188,9 @@ fn write_one(repo: &Repository, path: &Path, oid: Oid, mode: u32) -> Result<()> 
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    match path.symlink_metadata() {
-        // A directory in the old tree where the new one has a file.
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?,
-        Ok(_) => std::fs::remove_file(path).map_err(|e| Error::io(path, e))?,
-        Err(_) => {}
+    // A directory in the old tree where the new one has a file.
+    if path.symlink_metadata().is_ok() {
+        crate::store::remove_path(path)?;
     }
     if mode == 0o120000 {
         let target = String::from_utf8_lossy(blob.content()).into_owned();
